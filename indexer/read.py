@@ -1,0 +1,280 @@
+"""Streaming corpus readers: JSONL (plain/.gz/.zst/.bz2), Parquet and plain text.
+
+Files are read in batches, never whole into memory. A malformed record is skipped
+and counted by reason (or raised with `strict`); a problem that makes a whole file
+untrustworthy (missing text field, truncated compression stream) is a `ReadError`
+naming the file, so a build never silently indexes half a shard.
+"""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import io
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import zstandard
+
+from .errors import ReadError
+
+COMPRESSIONS = (".gz", ".zst", ".zstd", ".bz2")
+JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
+FORMATS = {**{s: "jsonl" for s in JSON_SUFFIXES}, ".parquet": "parquet", ".txt": "txt"}
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass
+class ReadOptions:
+    text_field: str = "text"
+    id_field: str = "id"
+    batch_size: int = 2048
+    txt_lines: bool = False  # .txt: one document per line instead of per file
+    strict: bool = False  # a malformed record is an error instead of a counted skip
+
+
+@dataclass
+class DocBatch:
+    ids: list[str]
+    texts: list[str]
+    nbytes: int  # UTF-8 bytes of the texts
+
+
+@dataclass
+class ReadStats:
+    documents: int = 0
+    bytes: int = 0
+    skipped: Counter = field(default_factory=Counter)
+
+    def add(self, other: ReadStats) -> None:
+        self.documents += other.documents
+        self.bytes += other.bytes
+        self.skipped.update(other.skipped)
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+
+def file_format(path: Path) -> tuple[str, str | None]:
+    """(format, compression) from the file name, or raise for an unsupported suffix."""
+    name = path.name.lower()
+    compression = next((c for c in COMPRESSIONS if name.endswith(c)), None)
+    if compression:
+        name = name[: -len(compression)]
+    for suffix, fmt in FORMATS.items():
+        if name.endswith(suffix):
+            if fmt == "parquet" and compression:
+                break
+            return fmt, compression
+    raise ReadError(
+        f"{path}: unsupported file type; expected .jsonl/.json/.ndjson (optionally .gz/.zst/.bz2), .parquet or .txt"
+    )
+
+
+def _is_corpus_file(path: Path) -> bool:
+    try:
+        file_format(path)
+    except ReadError:
+        return False
+    return True
+
+
+def resolve_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
+    """Expand files, directories (recursively) and globs into a sorted, de-duplicated file list."""
+    found: set[Path] = set()
+    for raw in inputs:
+        text = str(raw)
+        path = Path(text)
+        if path.is_dir():
+            files = [p for p in path.rglob("*") if p.is_file() and _is_corpus_file(p)]
+            if not files:
+                raise ReadError(f"{path}: directory contains no corpus files (.jsonl[.gz|.zst|.bz2], .parquet, .txt)")
+            found.update(files)
+        elif path.is_file():
+            file_format(path)
+            found.add(path)
+        elif _GLOB_CHARS & set(text):
+            files = [Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file()]
+            files = [p for p in files if _is_corpus_file(p)]
+            if not files:
+                raise ReadError(f"{text}: glob matched no corpus files")
+            found.update(files)
+        else:
+            raise ReadError(f"{text}: no such file or directory")
+    if not found:
+        raise ReadError("no input files given")
+    return sorted(found, key=lambda p: str(p))
+
+
+def _open_binary(path: Path, compression: str | None) -> BinaryIO:
+    if compression == ".gz":
+        return gzip.open(path, "rb")
+    if compression in (".zst", ".zstd"):
+        raw = open(path, "rb")
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
+        return io.BufferedReader(reader, buffer_size=1 << 20)
+    if compression == ".bz2":
+        return bz2.open(path, "rb")
+    return open(path, "rb")
+
+
+_STREAM_ERRORS = (EOFError, OSError, zstandard.ZstdError, ValueError)
+
+
+class _Skipper:
+    """Counts (or, when strict, raises for) malformed records of one file."""
+
+    def __init__(self, path: Path, stats: ReadStats, strict: bool):
+        self.path, self.stats, self.strict = path, stats, strict
+
+    def __call__(self, reason: str, where: str) -> None:
+        if self.strict:
+            raise ReadError(f"{self.path}:{where}: {reason.replace('_', ' ')} (drop --strict to skip and count such records)")
+        self.stats.skipped[reason] += 1
+
+
+def _read_jsonl(path: Path, compression: str | None, opts: ReadOptions, stats: ReadStats) -> Iterator[DocBatch]:
+    skip = _Skipper(path, stats, opts.strict)
+    ids: list[str] = []
+    texts: list[str] = []
+    nbytes = 0
+    checked_field = False
+    lineno = 0
+    try:
+        with _open_binary(path, compression) as fh:
+            for lineno, line in enumerate(fh, start=1):  # noqa: B007 (lineno used after the loop)
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except UnicodeDecodeError:
+                    skip("invalid_utf8", str(lineno))
+                    continue
+                except (json.JSONDecodeError, RecursionError):
+                    skip("bad_json", str(lineno))
+                    continue
+                if not isinstance(record, dict):
+                    skip("not_an_object", str(lineno))
+                    continue
+                if opts.text_field not in record:
+                    if not checked_field:
+                        keys = ", ".join(sorted(map(str, record))[:20]) or "(none)"
+                        raise ReadError(
+                            f"{path}:{lineno}: no field '{opts.text_field}'; keys found: {keys} (use --text-field)"
+                        )
+                    skip("missing_text", str(lineno))
+                    continue
+                checked_field = True
+                text = record[opts.text_field]
+                if not isinstance(text, str):
+                    skip("non_string_text", str(lineno))
+                    continue
+                try:
+                    size = len(text.encode("utf-8"))
+                except UnicodeEncodeError:  # lone surrogates from \ud800-style escapes
+                    skip("invalid_utf8", str(lineno))
+                    continue
+                doc_id = record.get(opts.id_field)
+                ids.append(str(doc_id) if doc_id is not None else f"{path.name}:{lineno}")
+                texts.append(text)
+                nbytes += size
+                if len(texts) >= opts.batch_size:
+                    yield DocBatch(ids, texts, nbytes)
+                    ids, texts, nbytes = [], [], 0
+    except _STREAM_ERRORS as exc:
+        raise ReadError(
+            f"{path}: truncated or corrupt {compression or 'file'} after line {lineno} ({exc}); "
+            "re-create the file or leave it out"
+        ) from None
+    if texts:
+        yield DocBatch(ids, texts, nbytes)
+
+
+def _read_parquet(path: Path, opts: ReadOptions, stats: ReadStats) -> Iterator[DocBatch]:
+    skip = _Skipper(path, stats, opts.strict)
+    try:
+        pf = pq.ParquetFile(path)
+        names = pf.schema_arrow.names
+        if opts.text_field not in names:
+            raise ReadError(f"{path}: no column '{opts.text_field}'; columns found: {', '.join(names)} (use --text-field)")
+        columns = [opts.text_field] + ([opts.id_field] if opts.id_field in names else [])
+        row = 0
+        for rb in pf.iter_batches(batch_size=opts.batch_size, columns=columns):
+            raw_texts = rb.column(opts.text_field).to_pylist()
+            raw_ids = rb.column(opts.id_field).to_pylist() if len(columns) > 1 else [None] * len(raw_texts)
+            ids: list[str] = []
+            texts: list[str] = []
+            nbytes = 0
+            for doc_id, text in zip(raw_ids, raw_texts, strict=True):
+                row += 1
+                if not isinstance(text, str):
+                    skip("non_string_text", f"row {row}")
+                    continue
+                ids.append(str(doc_id) if doc_id is not None else f"{path.name}:{row}")
+                texts.append(text)
+                nbytes += len(text.encode("utf-8", "surrogatepass"))
+            if texts:
+                yield DocBatch(ids, texts, nbytes)
+    except (pa.ArrowException, OSError) as exc:
+        raise ReadError(f"{path}: not a readable Parquet file ({exc}); re-create the file or leave it out") from None
+
+
+def _read_txt(path: Path, compression: str | None, opts: ReadOptions, stats: ReadStats) -> Iterator[DocBatch]:
+    skip = _Skipper(path, stats, opts.strict)
+    try:
+        with _open_binary(path, compression) as fh:
+            if not opts.txt_lines:
+                data = fh.read()
+                try:
+                    text = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    skip("invalid_utf8", "1")
+                    return
+                if text.strip():
+                    yield DocBatch([path.name], [text], len(data))
+                return
+            ids: list[str] = []
+            texts: list[str] = []
+            nbytes = 0
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    text = line.decode("utf-8").rstrip("\r\n")
+                except UnicodeDecodeError:
+                    skip("invalid_utf8", str(lineno))
+                    continue
+                ids.append(f"{path.name}:{lineno}")
+                texts.append(text)
+                nbytes += len(line)
+                if len(texts) >= opts.batch_size:
+                    yield DocBatch(ids, texts, nbytes)
+                    ids, texts, nbytes = [], [], 0
+            if texts:
+                yield DocBatch(ids, texts, nbytes)
+    except _STREAM_ERRORS as exc:
+        raise ReadError(f"{path}: truncated or corrupt {compression or 'file'} ({exc}); re-create the file or leave it out") from None
+
+
+def read_file(path: Path, opts: ReadOptions, stats: ReadStats) -> Iterator[DocBatch]:
+    """Stream one corpus file as batches, counting documents, bytes and skips into `stats`."""
+    fmt, compression = file_format(path)
+    if fmt == "jsonl":
+        batches = _read_jsonl(path, compression, opts, stats)
+    elif fmt == "parquet":
+        batches = _read_parquet(path, opts, stats)
+    else:
+        batches = _read_txt(path, compression, opts, stats)
+    for batch in batches:
+        stats.documents += len(batch.texts)
+        stats.bytes += batch.nbytes
+        yield batch

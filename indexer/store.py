@@ -1,0 +1,154 @@
+"""The on-disk index: a directory with a manifest, a DuckDB store and lookup arrays.
+
+    manifest.json         format version, corpus stats, inputs, configuration
+    index.duckdb          entities, aliases, pairs (a < b, sorted by key), meta: the queryable exact store
+    vocab.jsonl           the vocabulary (reusable with `cooc build --vocab`)
+    entities.docs.npy     int64 per entity id  } memory-mapped by the scorer: a lookup is an array
+    entities.mentions.npy int64 per entity id  } index or a binary search, never a SQL round trip
+    pairs.keys.npy        uint64 a << 32 | b, sorted
+    pairs.docs.npy        int64 documents per pair
+
+An index is written into a temporary sibling directory and renamed into place, so
+readers see either the old index or the complete new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from .count import split_keys
+from .errors import CoocError, IndexFormatError
+from .vocab import Vocabulary
+
+FORMAT = "cooc-index"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+DUCKDB_FILE = "index.duckdb"
+VOCAB_FILE = "vocab.jsonl"
+
+
+@dataclass
+class Counts:
+    entity_docs: np.ndarray  # int64 [n_entities]
+    entity_mentions: np.ndarray  # int64 [n_entities]
+    pair_keys: np.ndarray  # uint64, sorted, unique
+    pair_docs: np.ndarray  # int64
+
+
+def write_json_atomic(path: Path, obj: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_index(directory: Path, vocab: Vocabulary, counts: Counts, manifest: dict) -> None:
+    """Write every index file into `directory` (expected to be a fresh temporary directory)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ents = vocab.entities
+    entities = pa.table(
+        {
+            "id": pa.array([e.id for e in ents], pa.int32()),
+            "key": [e.key for e in ents],
+            "name": [e.name for e in ents],
+            "label": [e.label for e in ents],
+            "docs": pa.array(counts.entity_docs, pa.int64()),
+            "mentions": pa.array(counts.entity_mentions, pa.int64()),
+        }
+    )
+    alias_rows = [(a, e.id) for e in ents for a in e.aliases]
+    aliases = pa.table(
+        {"alias_key": [a for a, _ in alias_rows], "id": pa.array([i for _, i in alias_rows], pa.int32())}
+    )
+    a, b = split_keys(counts.pair_keys)
+    pairs = pa.table(
+        {
+            "a": pa.array(a, pa.int32()),
+            "b": pa.array(b, pa.int32()),
+            "key": pa.array(counts.pair_keys, pa.uint64()),
+            "docs": pa.array(counts.pair_docs, pa.int64()),
+        }
+    )
+    meta = pa.table(
+        {
+            "name": ["format", "format_version", "window", "normalization_version", "vocab_fingerprint"],
+            "value": [
+                FORMAT,
+                str(FORMAT_VERSION),
+                str(manifest["config"]["window"]),
+                str(manifest["config"]["normalization_version"]),
+                vocab.fingerprint(),
+            ],
+        }
+    )
+    con = duckdb.connect(str(directory / DUCKDB_FILE))
+    try:
+        for name, table in (("entities", entities), ("aliases", aliases), ("pairs", pairs), ("meta", meta)):
+            con.register(f"{name}_src", table)
+            order = " ORDER BY key" if name == "pairs" else ""
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_src{order}")
+            con.unregister(f"{name}_src")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    np.save(directory / "entities.docs.npy", counts.entity_docs.astype(np.int64))
+    np.save(directory / "entities.mentions.npy", counts.entity_mentions.astype(np.int64))
+    np.save(directory / "pairs.keys.npy", counts.pair_keys.astype(np.uint64))
+    np.save(directory / "pairs.docs.npy", counts.pair_docs.astype(np.int64))
+    vocab.save(directory / VOCAB_FILE)
+    write_json_atomic(directory / MANIFEST, manifest)  # last: its presence marks a complete index
+
+
+def read_manifest(directory: Path) -> dict:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise IndexFormatError(f"{directory}: no such index directory (build one with `cooc build`)")
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise IndexFormatError(f"{directory}: not a cooc index (no {MANIFEST}); build one with `cooc build`")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IndexFormatError(f"{path}: corrupt manifest ({exc}); rebuild the index") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise IndexFormatError(f"{directory}: {MANIFEST} is not a cooc index manifest")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise IndexFormatError(
+            f"{directory}: index format v{version} is newer than this cooc supports (v{FORMAT_VERSION}); upgrade cooc"
+        )
+    return manifest
+
+
+def temp_dir_for(output: Path) -> Path:
+    return output.parent / f".{output.name}.tmp-{os.getpid()}"
+
+
+def check_output(output: Path, force: bool) -> None:
+    """Refuse to overwrite anything that is not an index, and an index unless forced."""
+    if output.exists():
+        if not output.is_dir():
+            raise CoocError(f"{output}: exists and is not a directory; choose another --output")
+        if any(output.iterdir()):
+            if not (output / MANIFEST).is_file():
+                raise CoocError(f"{output}: exists, is not empty and is not a cooc index; choose another --output")
+            if not force:
+                raise CoocError(f"{output}: an index already exists; pass --force to replace it")
+
+
+def publish(tmp: Path, output: Path) -> None:
+    """Swap a completely written index into place (old index kept until the new one is there)."""
+    old = None
+    if output.exists():
+        old = output.parent / f".{output.name}.old-{os.getpid()}"
+        os.replace(output, old)
+    os.replace(tmp, output)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,76 @@
+"""Query-side entity finding: vocabulary matches plus names the index has never seen.
+
+A hallucinated answer often names something the corpus never mentions at all; the
+vocabulary cannot contain it, so cheap rules catch such names: a run of
+capitalized words (numbers allowed inside, e.g. "7th Avenue", "Super Bowl 50") that the
+vocabulary does not cover completely is an unseen name. A vocabulary entity found
+only inside such a run ("Richard" in "Richard Bedford") is part of the unknown
+name, not a mention of its own, and is dropped. No NER model is loaded at query
+time: the scorer stays at microseconds per lookup.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from spacy.lang.en.stop_words import STOP_WORDS
+
+from cooc.indexer.normalize import normalize_key
+
+from .index import EntityCount, Index
+
+_CAP = r"[A-Z\u00C0-\u00DE][\w'\u2019.&-]*"
+_NUM = r"\d[\w.-]*"
+_ORDINAL = r"\d+(?:st|nd|rd|th)"
+_JOIN = r"(?:of|the|de|del|da|di|von|van|der|den|la|le|for|on|upon|&)"
+_CAP_SPAN = re.compile(rf"(?:{_ORDINAL}\s+)?{_CAP}(?:\s+(?:{_JOIN}\s+|{_NUM}\s+)*{_CAP})*")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;]['\"]?\s*)$")
+
+
+@dataclass(frozen=True)
+class Found:
+    """Entities of one text: known (with counts) and unseen names (not in the vocabulary)."""
+
+    known: list[EntityCount]  # unique, in order of first mention
+    unseen: list[str]  # surface forms
+
+
+def _trim(words: list[str]) -> list[str]:
+    while words and words[0].lower().strip(".'") in STOP_WORDS:
+        words = words[1:]
+    while words and words[-1].lower().strip(".'") in STOP_WORDS:
+        words = words[:-1]
+    return words
+
+
+def find_entities(index: Index, text: str | None, skip_sentence_initial: bool = True) -> Found:
+    """skip_sentence_initial: a lone capitalized word opening a sentence is not taken as a name
+    (questions: "Musician and ..."); answers pass False, where it is often the answer itself."""
+    if not text:
+        return Found([], [])
+    mentions = index.find(text)
+    total = Counter(m.entity.id for m in mentions)
+    swallowed: Counter = Counter()
+    unseen: list[str] = []
+    for span_match in _CAP_SPAN.finditer(text):
+        words = _trim(span_match.group(0).split())
+        if not words:
+            continue
+        if len(words) == 1 and skip_sentence_initial and _SENTENCE_START.search(text[: span_match.start()]):
+            continue
+        span = " ".join(words).rstrip(".,")
+        if not normalize_key(span):
+            continue
+        inside = index.find(span)
+        if sum(m.length for m in inside) >= index.count_tokens(span):
+            continue  # fully covered by known entities
+        swallowed.update(m.entity.id for m in inside)
+        if span not in unseen:
+            unseen.append(span)
+    known: dict[int, EntityCount] = {}
+    for m in mentions:
+        if swallowed[m.entity.id] < total[m.entity.id]:
+            known.setdefault(m.entity.id, m.entity)
+    return Found(list(known.values()), unseen)

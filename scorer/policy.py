@@ -1,0 +1,89 @@
+"""Risk policies: turn the evidence of a report into a number in [0, 1].
+
+Score direction everywhere: risk 1 = the corpus gives no support (likely
+hallucinated), risk 0 = well supported; confidence = 1 - risk.
+
+graded (default)
+    unsupport(c) = 1 / (1 + log2(1 + c))            c = a document count (1 at 0, 0.5 at 1, 0.2 at 15)
+    each new answer entity b (not already in the question):
+        r_b = 1                                   if the corpus never mentions b
+        r_b = unsupport(max_a docs(a, b))         over the question entities a the corpus knows
+        r_b = unsupport(docs(b))                  when the question has no such entity
+    risk = max_b r_b                              (the weakest link decides)
+    with no new answer entity (or no answer): risk = unsupport(min_a docs(a)) over question entities
+    (long-tail: the model rarely saw the subject); with no entity at all: NEUTRAL_RISK.
+
+quco
+    QuCo-RAG's rules, as published: flagged (risk 1) when any question-answer pair co-occurs in 0
+    documents or an entity has fewer than RARE_ENTITY documents; else risk 0. `long_tail` is
+    reported when the mean question-entity count is below LONG_TAIL_MEAN.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+#: Risk reported when neither question nor answer contains an entity: cooc cannot tell.
+NEUTRAL_RISK = 0.5
+RARE_ENTITY = 20
+LONG_TAIL_MEAN = 1000
+
+
+def unsupport(count: int) -> float:
+    return 1.0 / (1.0 + math.log2(1.0 + max(0, count)))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the policies see: counts of question entities, new answer entities, and Q x A pairs."""
+
+    question_docs: list[int]  # per question entity (0 for names the corpus never mentions)
+    answer_docs: dict[str, int]  # per new answer entity (display name)
+    qa_pairs: dict[str, list[int]]  # new answer entity name -> docs with each question entity the corpus knows
+    answer_given: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    risk: float
+    reason: str
+
+
+def graded(ev: Evidence) -> Decision:
+    if ev.answer_docs:
+        worst, why = -1.0, ""
+        for key, docs in ev.answer_docs.items():
+            links = ev.qa_pairs.get(key, [])
+            if docs == 0:
+                r, w = 1.0, f"answer entity '{key}' never occurs in the corpus"
+            elif links:
+                best = max(links)
+                r, w = unsupport(best), f"answer entity '{key}' co-occurs with the question's entities in {best} documents"
+            else:
+                r, w = unsupport(docs), f"answer entity '{key}' occurs in {docs} documents (no question entity to pair with)"
+            if r > worst:
+                worst, why = r, w
+        return Decision(worst, why)
+    if ev.question_docs:
+        low = min(ev.question_docs)
+        prefix = "no new entity in the answer; " if ev.answer_given else ""
+        return Decision(unsupport(low), f"{prefix}rarest question entity occurs in {low} documents")
+    return Decision(NEUTRAL_RISK, "no entity found in question or answer: neutral risk")
+
+
+def quco(ev: Evidence) -> Decision:
+    zero = [k for k, links in ev.qa_pairs.items() if links and min(links) == 0]
+    all_docs = list(ev.question_docs) + list(ev.answer_docs.values())
+    rare = [d for d in all_docs if d < RARE_ENTITY]
+    if zero:
+        return Decision(1.0, f"question-answer pair never co-occurs ({', '.join(zero)})")
+    if rare:
+        return Decision(1.0, f"{len(rare)} entit{'y' if len(rare) == 1 else 'ies'} with < {RARE_ENTITY} documents")
+    if not all_docs:
+        return Decision(NEUTRAL_RISK, "no entity found in question or answer: neutral risk")
+    return Decision(0.0, "no QuCo-RAG rule fired")
+
+
+POLICIES: dict[str, Callable[[Evidence], Decision]] = {"graded": graded, "quco": quco}

@@ -1,0 +1,32 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cooc.indexer.normalize import normalize_key, normalize_text
+
+
+def test_key_examples():
+    assert normalize_key("The Beatles") == "beatles"
+    assert normalize_key("Microsoft's") == "microsoft"
+    assert normalize_key("  Bill   GATES ") == "bill gates"
+    assert normalize_key("\u201cZürich\u201d") == "zürich"
+    assert normalize_key("U.S.") == "u.s"
+    assert normalize_key("Coca\u2013Cola") == "coca-cola"
+    assert normalize_key("Straße") == "strasse"  # casefold, not lower
+    assert normalize_key("ﬁnance") == "finance"  # NFKC ligature
+    assert normalize_key("...") == ""
+
+
+def test_text_folds_quotes_and_case():
+    assert normalize_text("Gates\u2019 MICROSOFT") == "gates' microsoft"
+
+
+@given(st.text())
+def test_key_normalization_is_idempotent(s):
+    k = normalize_key(s)
+    assert normalize_key(k) == k
+
+
+@given(st.text())
+def test_text_normalization_is_idempotent(s):
+    t = normalize_text(s)
+    assert normalize_text(t) == t
