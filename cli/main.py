@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import click
-
 from cooc.indexer.build import BuildConfig, build_index, default_processes, parse_window
 from cooc.indexer.errors import CoocError
 from cooc.indexer.read import ReadOptions

@@ -15,9 +15,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from spacy.lang.en.stop_words import STOP_WORDS
-
 from cooc.indexer.normalize import normalize_key
+from spacy.lang.en.stop_words import STOP_WORDS
 
 from .index import EntityCount, Index
 

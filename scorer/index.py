@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-
 from cooc.indexer.count import pair_key
 from cooc.indexer.match import Matcher
 from cooc.indexer.normalize import normalize_key

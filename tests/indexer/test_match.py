@@ -1,8 +1,7 @@
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from cooc.indexer.match import Matcher
 from cooc.indexer.normalize import normalize_key
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 NAMES = ["New York", "New York City", "York", "Paris", "Zürich", "東京", "Ελλάδα", "U.S.", "São Paulo"]
 

@@ -1,0 +1,88 @@
+"""Bad input: one clear error naming the file, or a counted skip; never a traceback."""
+
+import gzip
+import json
+
+import pytest
+from cooc.indexer.errors import ReadError
+from cooc.indexer.read import ReadOptions, ReadStats, read_file, resolve_inputs
+
+from tests.conftest import DOCS, build, write_jsonl
+
+
+def read_all(path, **opts):
+    stats = ReadStats()
+    texts = [t for b in read_file(path, ReadOptions(**opts), stats) for t in b.texts]
+    return texts, stats
+
+
+def test_truncated_gzip_is_an_error_naming_the_file(tmp_path):
+    good = write_jsonl(tmp_path / "ok.jsonl.gz", DOCS * 50, opener=gzip.open)
+    bad = tmp_path / "cut.jsonl.gz"
+    bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ReadError, match=r"cut\.jsonl\.gz: truncated or corrupt \.gz") as exc:
+        read_all(bad)
+    assert "\n" not in str(exc.value)
+
+
+def test_malformed_records_are_skipped_and_counted(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    lines = [
+        json.dumps({"id": "a", "text": "Paris"}).encode(),
+        b'{"id": "b", "text": "unterminated',
+        json.dumps({"id": "c", "text": 42}).encode(),
+        b'{"id": "d", "text": "caf\xe9"}',  # latin-1 byte: invalid UTF-8
+        b"[1, 2, 3]",
+        json.dumps({"id": "e", "text": "France"}).encode(),
+        json.dumps({"id": "f", "body": "no text field"}).encode(),
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    texts, stats = read_all(path)
+    assert texts == ["Paris", "France"]
+    assert dict(stats.skipped) == {
+        "bad_json": 1, "non_string_text": 1, "invalid_utf8": 1, "not_an_object": 1, "missing_text": 1,
+    }
+    with pytest.raises(ReadError, match=r"mixed\.jsonl:2: bad json"):
+        read_all(path, strict=True)
+
+
+def test_missing_text_field_fails_fast_listing_keys(tmp_path):
+    path = tmp_path / "other.jsonl"
+    path.write_text(json.dumps({"id": 1, "body": "x", "title": "y"}) + "\n")
+    with pytest.raises(ReadError, match="no field 'text'; keys found: body, id, title"):
+        read_all(path)
+    assert read_all(path, text_field="body")[0] == ["x"]
+
+
+def test_parquet_missing_column_lists_columns(corpus_files):
+    with pytest.raises(ReadError, match="columns found: id, text"):
+        read_all(corpus_files["parquet"], text_field="content")
+
+
+def test_txt_lines_mode(tmp_path):
+    path = tmp_path / "lines.txt"
+    path.write_text("first doc\n\nsecond doc\n")
+    assert read_all(path, txt_lines=True)[0] == ["first doc", "second doc"]
+    assert read_all(path)[0] == ["first doc\n\nsecond doc\n"]
+
+
+def test_resolve_inputs(tmp_path, corpus_files):
+    with pytest.raises(ReadError, match="no such file or directory"):
+        resolve_inputs([str(tmp_path / "missing.jsonl")])
+    with pytest.raises(ReadError, match="glob matched no corpus files"):
+        resolve_inputs([str(tmp_path / "*.nothing")])
+    (tmp_path / "x.csv").write_text("a,b")
+    with pytest.raises(ReadError, match="unsupported file type"):
+        resolve_inputs([str(tmp_path / "x.csv")])
+    files = resolve_inputs([str(corpus_files["txt"]), str(corpus_files["txt"] / "d1.txt")])
+    assert [f.name for f in files] == [f"d{i}.txt" for i in range(1, 8)]
+
+
+def test_skips_are_reported_in_the_manifest(tmp_path, gazetteer):
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"text": "Paris and France"}\n{"text": 7}\nnot json\n')
+    result = build([path], tmp_path / "idx", gazetteer)
+    assert result.documents == 1 and result.skipped == {"non_string_text": 1, "bad_json": 1}
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    assert manifest["corpus"]["skipped"] == {"non_string_text": 1, "bad_json": 1}
+    assert manifest["inputs"][0]["skipped"] == {"non_string_text": 1, "bad_json": 1}

@@ -1,0 +1,104 @@
+import json
+import math
+
+import pytest
+from cooc.indexer.errors import IndexFormatError
+from cooc.scorer import Index, Scorer
+from cooc.scorer.index import lookup
+from cooc.scorer.policy import NEUTRAL_RISK, unsupport
+
+
+@pytest.fixture(scope="module")
+def index(golden_index):
+    return Index.open(golden_index)
+
+
+def names(report, role):
+    return [e.name for e in report.entities if e.role == role]
+
+
+def test_lookup_counts_and_aliases(index):
+    assert index.entity("microsoft").docs == 2
+    assert index.entity("MSFT").name == "Microsoft"  # alias -> canonical
+    assert index.entity("Microsoft Corporation's").name == "Microsoft"
+    assert index.entity("Atlantis") is None
+    paris, france, seattle = (index.entity(n).id for n in ("Paris", "France", "Seattle"))
+    assert index.pair(paris, france).docs == 2
+    assert index.pair(france, paris).docs == 2
+    assert index.pair(seattle, paris).docs == 0  # 25 tokens apart, window 10
+    out = lookup(index, "paris", "FRANCE")
+    assert out["pair"]["docs"] == 2 and out["window"] == 10
+
+
+def test_question_casing_and_punctuation_do_not_matter(index):
+    s = Scorer(index)
+    a = s.score("who founded microsoft")
+    b = s.score("Who founded Microsoft?")
+    assert names(a, "question") == names(b, "question") == ["Microsoft"]
+    assert a.risk == b.risk
+
+
+def test_alias_in_question_maps_to_canonical_entity(index):
+    r = Scorer(index).score("Who founded MSFT?", "Bill Gates")
+    assert names(r, "question") == ["Microsoft"]
+    pair = r.pairs[0]
+    assert (pair.a, pair.b, pair.docs, pair.kind) == ("Microsoft", "Bill Gates", 1, "question-answer")
+    assert pair.flags == ["singleton_pair"]
+    assert r.risk == pytest.approx(unsupport(1)) == pytest.approx(0.5)
+
+
+def test_grounded_vs_never_paired_answer(index):
+    s = Scorer(index)
+    grounded = s.score("What is the capital of France?", "Paris")
+    never = s.score("What is the capital of France?", "Bill Gates")
+    assert grounded.pairs[0].docs == 2 and grounded.risk == pytest.approx(1 / (1 + math.log2(3)))
+    assert never.pairs[0].docs == 0 and "zero_pair" in never.flags and never.risk == 1.0
+    assert never.confidence == 0.0 and grounded.confidence == pytest.approx(1 - grounded.risk)
+
+
+def test_unknown_name_in_answer_is_an_unseen_entity(index):
+    r = Scorer(index).score("Who founded Microsoft?", "Paul Allen founded it.")
+    unseen = [e for e in r.entities if e.id is None]
+    assert [e.name for e in unseen] == ["Paul Allen"] and unseen[0].flags == ["unseen_entity"]
+    assert r.risk == 1.0
+
+
+def test_no_entities_gives_neutral_risk(index):
+    r = Scorer(index).score("what is the meaning of life?", "forty two")
+    assert r.risk == NEUTRAL_RISK and "no_entities" in r.flags
+
+
+def test_question_only_uses_rarest_entity(index):
+    r = Scorer(index).score("Is Bill Gates from Seattle?")
+    assert r.risk == pytest.approx(unsupport(1))  # Bill Gates: 1 document
+    assert "rare_entity" in r.flags
+
+
+def test_quco_policy_rules(index):
+    q = Scorer(index, policy="quco")
+    assert q.score("What is the capital of France?", "Bill Gates").risk == 1.0  # zero pair
+    assert q.score("What is the capital of France?", "Paris").risk == 1.0  # France has < 20 docs
+    with pytest.raises(ValueError, match="unknown policy"):
+        Scorer(index, policy="nope")
+
+
+def test_report_is_json_serializable(index):
+    r = Scorer(index).score("Who founded Microsoft?", "Bill Gates")
+    d = json.loads(r.to_json())
+    assert d["risk"] == r.risk and d["entities"][0]["docs"] == 2 and d["window"] == 10
+
+
+def test_open_rejects_non_index_and_newer_format(tmp_path, golden_index):
+    with pytest.raises(IndexFormatError, match="no such index directory"):
+        Index.open(tmp_path / "nope")
+    with pytest.raises(IndexFormatError, match="not a cooc index"):
+        Index.open(tmp_path)
+    import shutil
+
+    newer = tmp_path / "newer"
+    shutil.copytree(golden_index, newer)
+    m = json.loads((newer / "manifest.json").read_text())
+    m["format_version"] = 99
+    (newer / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(IndexFormatError, match="newer than this cooc supports"):
+        Index.open(newer)
