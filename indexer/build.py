@@ -1,30 +1,41 @@
-"""`cooc build`: read -> vocabulary -> match -> count -> store, in one process."""
+"""`cooc build`: read -> vocabulary -> match -> count (one part per file) -> merge -> store.
+
+Files are counted in parallel by `workers` processes, each writing its shard's part;
+finished parts survive a crash and are skipped by a rerun. `rank`/`world_size`
+take files[rank::world_size] of the sorted input list, so any scheduler can split
+the work; with world_size > 1 the build stops after its parts and `cooc merge`
+sums them.
+"""
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
-import shutil
 import time
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
-from .count import WINDOW_DOC, Counter
+from .count import WINDOW_DOC
+from .dedup import plan_dedup
+from .errors import CoocError
 from .match import Matcher
-from .normalize import NORMALIZATION_VERSION
-from .read import ReadOptions, ReadStats, read_file, resolve_inputs
-from .store import FORMAT, FORMAT_VERSION, Counts, check_output, publish, temp_dir_for, write_index
+from .merge import MergeOptions, MergeResult, format_merge, merge_parts
+from .parts import (
+    PARTS_DIR,
+    PartSettings,
+    count_shard,
+    is_done,
+    load_done,
+    part_name,
+    settings_for,
+    shared_vocab,
+)
+from .read import ReadOptions, resolve_inputs
+from .store import check_output
 from .vocab import VocabConfig, Vocabulary, build_vocabulary
-
-
-def cooc_version() -> str:
-    try:
-        return version("cooc")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def parse_window(value: str | int) -> int:
@@ -40,6 +51,10 @@ def parse_window(value: str | int) -> int:
     return window
 
 
+def default_processes() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
 @dataclass
 class BuildConfig:
     inputs: list[str]
@@ -48,6 +63,12 @@ class BuildConfig:
     vocab: VocabConfig = field(default_factory=VocabConfig)
     vocab_file: Path | None = None  # count with exactly this vocabulary, no discovery
     window: int = 1000  # tokens between mention starts; WINDOW_DOC = whole document
+    workers: int = 1
+    rank: int = 0
+    world_size: int = 1
+    dedup: str | None = None  # None, "exact" or "near"
+    dedup_threshold: float = 0.8
+    merge: MergeOptions = field(default_factory=MergeOptions)
     force: bool = False
     progress: bool = True
 
@@ -55,106 +76,102 @@ class BuildConfig:
 @dataclass
 class BuildResult:
     output: Path
-    documents: int
-    tokens: int
-    bytes: int
-    skipped: dict
-    entities: int
-    entities_seen: int
-    pairs: int
-    seconds: float
+    shards: int  # files this build was responsible for
+    shards_counted: int  # of which counted now (the rest were finished parts)
     vocab_seconds: float
+    count_seconds: float
+    seconds: float
+    merged: MergeResult | None  # None when world_size > 1 (run `cooc merge`)
 
 
-def get_vocabulary(files: list[Path], cfg: BuildConfig) -> Vocabulary:
-    if cfg.vocab_file is not None:
-        return Vocabulary.load(Path(cfg.vocab_file))
-    return build_vocabulary(files, cfg.read, cfg.vocab)
+def make_vocabulary(inputs: list[str], read: ReadOptions, cfg: VocabConfig, output: Path | None = None) -> Vocabulary:
+    """`cooc vocab`: discover once, save, and count every shard with it (`--vocab`)."""
+    vocab = build_vocabulary(resolve_inputs(inputs), read, cfg)
+    if output is not None:
+        vocab.save(Path(output))
+    return vocab
+
+
+# Worker state, set once per process (inherited with fork, rebuilt from the vocab file otherwise).
+_WORKER: dict = {}
+
+
+def _init_worker(vocab_path: str) -> None:
+    vocab = Vocabulary.load(Path(vocab_path))
+    _WORKER.update(vocab=vocab, matcher=Matcher(vocab.entries()))
+
+
+def _count_task(path: str, parts_dir: str, settings: PartSettings, read: ReadOptions, skip: set[int] | None) -> dict:
+    return count_shard(Path(path), Path(parts_dir), _WORKER["vocab"], _WORKER["matcher"], settings, read, skip)
+
+
+def _run_shards(todo: list[Path], parts_dir: Path, vocab_path: Path, settings: PartSettings, cfg: BuildConfig,
+                drop: dict[str, set[int]]) -> None:
+    sizes = {p: p.stat().st_size for p in todo}
+    bar = tqdm(total=sum(sizes.values()), unit="B", unit_scale=True, desc="counting", disable=not cfg.progress,
+               dynamic_ncols=True)
+    docs = 0
+    try:
+        if cfg.workers <= 1 or len(todo) <= 1:
+            _init_worker(str(vocab_path))
+            for i, p in enumerate(todo, start=1):
+                docs += _count_task(str(p), str(parts_dir), settings, cfg.read, drop.get(str(p)))["documents"]
+                bar.update(sizes[p])
+                bar.set_postfix(shards=f"{i}/{len(todo)}", docs=docs)
+            return
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        with ProcessPoolExecutor(cfg.workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(str(vocab_path),)) as pool:
+            pending: dict[Future, Path] = {
+                pool.submit(_count_task, str(p), str(parts_dir), settings, cfg.read, drop.get(str(p))): p
+                for p in sorted(todo, key=lambda p: -sizes[p])  # big shards first: better packing
+            }
+            finished = 0
+            while pending:
+                done_set, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done_set:
+                    p = pending.pop(fut)
+                    docs += fut.result()["documents"]  # re-raises a worker's CoocError here
+                    finished += 1
+                    bar.update(sizes[p])
+                    bar.set_postfix(shards=f"{finished}/{len(todo)}", docs=docs)
+    finally:
+        bar.close()
 
 
 def build_index(cfg: BuildConfig) -> BuildResult:
-    """Build an index directory from corpus files; the output appears only when complete."""
+    """Build (or resume) an index directory from corpus files."""
     t0 = time.perf_counter()
     output = Path(cfg.output)
+    if not 0 <= cfg.rank < cfg.world_size:
+        raise CoocError(f"--rank must be in [0, {cfg.world_size}), got {cfg.rank}")
+    if cfg.world_size > 1 and cfg.vocab_file is None:
+        raise CoocError("with --world-size > 1 every rank must count with the same vocabulary: make one with "
+                        "`cooc vocab` and pass --vocab")
     check_output(output, cfg.force)
     files = resolve_inputs(cfg.inputs)
-    vocab = get_vocabulary(files, cfg)
+    mine = files[cfg.rank :: cfg.world_size]
+    vocab = Vocabulary.load(Path(cfg.vocab_file)) if cfg.vocab_file else build_vocabulary(files, cfg.read, cfg.vocab)
     t_vocab = time.perf_counter() - t0
-    matcher = Matcher(vocab.entries())
-    counter = Counter(len(vocab.entities), cfg.window)
-    stats = ReadStats()
-    inputs = []
-    bar = tqdm(total=len(files), unit="file", disable=not cfg.progress, desc="counting", dynamic_ncols=True)
-    try:
-        for path in files:
-            fstats = ReadStats()
-            for batch in read_file(path, cfg.read, fstats):
-                counter.add(matcher.match_batch(batch.texts))
-                bar.set_postfix(docs=stats.documents + fstats.documents, MB=f"{(stats.bytes + fstats.bytes) / 1e6:.1f}")
-            stats.add(fstats)
-            inputs.append(
-                {"path": str(path), "size": path.stat().st_size, "documents": fstats.documents,
-                 "bytes": fstats.bytes, "skipped": dict(fstats.skipped)}
-            )
-            bar.update(1)
-    finally:
-        bar.close()
-    pair_keys, pair_docs = counter.pairs()
-    counts = Counts(counter.entity_docs, counter.entity_mentions, pair_keys, pair_docs)
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "cooc_version": cooc_version(),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "corpus": {
-            "documents": stats.documents,
-            "tokens": counter.tokens,
-            "bytes": stats.bytes,
-            "skipped": dict(stats.skipped),
-            "skipped_total": stats.skipped_total,
-        },
-        "inputs": inputs,
-        "config": {
-            "window": "doc" if cfg.window == WINDOW_DOC else cfg.window,
-            "normalization_version": NORMALIZATION_VERSION,
-            "read": asdict(cfg.read),
-            "vocabulary": {
-                **vocab.source,
-                "file": str(cfg.vocab_file) if cfg.vocab_file else None,
-                "entities": len(vocab.entities),
-                "aliases": vocab.n_aliases,
-                "fingerprint": vocab.fingerprint(),
-                "matcher": asdict(matcher.stats),
-            },
-        },
-        "counts": {
-            "entities": len(vocab.entities),
-            "entities_seen": int((counter.entity_docs > 0).sum()),
-            "pairs": int(pair_keys.size),
-        },
-    }
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_dir_for(output)
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        write_index(tmp, vocab, counts, manifest)
-        publish(tmp, output)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return BuildResult(
-        output=output,
-        documents=stats.documents,
-        tokens=counter.tokens,
-        bytes=stats.bytes,
-        skipped=dict(stats.skipped),
-        entities=len(vocab.entities),
-        entities_seen=manifest["counts"]["entities_seen"],
-        pairs=int(pair_keys.size),
-        seconds=time.perf_counter() - t0,
-        vocab_seconds=t_vocab,
-    )
+    parts_dir = output / PARTS_DIR
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    shared_vocab(parts_dir, vocab)
+    settings = settings_for(vocab, cfg.window, cfg.read, cfg.dedup)
+    todo = [p for p in mine if not is_done(parts_dir, p, settings)]
+    drop = plan_dedup(files, cfg.read, cfg.dedup, cfg.dedup_threshold).drop if cfg.dedup and todo else {}
+    _run_shards(todo, parts_dir, parts_dir / "vocab.jsonl", settings, cfg, drop)
+    t_count = time.perf_counter() - t0 - t_vocab
+    merged = None
+    if cfg.world_size == 1:
+        by_part = {d["part"]: d for d in load_done(parts_dir)}
+        parts = [(parts_dir, by_part[part_name(p)]) for p in sorted(files, key=part_name)]
+        merged = merge_parts(vocab, parts, output, cfg.merge, extra_config={"workers": cfg.workers})
+    return BuildResult(output, len(mine), len(todo), t_vocab, t_count, time.perf_counter() - t0, merged)
 
 
-def default_processes() -> int:
-    return max(1, min(2, os.cpu_count() or 1))
+def format_build(r: BuildResult) -> str:
+    head = f"counted {r.shards_counted} of {r.shards} shards ({r.shards - r.shards_counted} already done) in " \
+           f"{r.count_seconds:.1f}s after {r.vocab_seconds:.1f}s of vocabulary"
+    if r.merged is None:
+        return head + f"; parts are in {r.output}/parts: run `cooc merge` when every rank has finished"
+    return f"{head}; merged in {r.merged.seconds:.1f}s, total {r.seconds:.1f}s\n{format_merge(r.merged)}"

@@ -5,11 +5,15 @@
     vocab.jsonl           the vocabulary (reusable with `cooc build --vocab`)
     entities.docs.npy     int64 per entity id  } memory-mapped by the scorer: a lookup is an array
     entities.mentions.npy int64 per entity id  } index or a binary search, never a SQL round trip
-    pairs.keys.npy        uint64 a << 32 | b, sorted
+    pairs.keys.npy        uint64 a << 32 | b, sorted (pairs with >= min_pair_docs documents)
     pairs.docs.npy        int64 documents per pair
+    sketch.npy            count-min sketch of every pair (uint32 depth x width), memory-mapped
+    parts/                per-shard parts (see parts.py), kept for resumption and later merges
 
-An index is written into a temporary sibling directory and renamed into place, so
-readers see either the old index or the complete new one.
+The final files are written into a staging directory inside the index, then the
+old manifest is removed, the files are renamed into place, and the new manifest
+is renamed in last. The manifest marks a complete index: a reader never opens a
+half-written one, and a build interrupted at any point reruns from its parts.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 DUCKDB_FILE = "index.duckdb"
 VOCAB_FILE = "vocab.jsonl"
+SKETCH_FILE = "sketch.npy"
 
 
 @dataclass
@@ -49,8 +54,8 @@ def write_json_atomic(path: Path, obj: dict) -> None:
     os.replace(tmp, path)
 
 
-def write_index(directory: Path, vocab: Vocabulary, counts: Counts, manifest: dict) -> None:
-    """Write every index file into `directory` (expected to be a fresh temporary directory)."""
+def write_index(directory: Path, vocab: Vocabulary, counts: Counts, manifest: dict, sketch=None) -> None:
+    """Write every index file into `directory` (a fresh staging directory)."""
     directory.mkdir(parents=True, exist_ok=True)
     ents = vocab.entities
     entities = pa.table(
@@ -102,8 +107,10 @@ def write_index(directory: Path, vocab: Vocabulary, counts: Counts, manifest: di
     np.save(directory / "entities.mentions.npy", counts.entity_mentions.astype(np.int64))
     np.save(directory / "pairs.keys.npy", counts.pair_keys.astype(np.uint64))
     np.save(directory / "pairs.docs.npy", counts.pair_docs.astype(np.int64))
+    if sketch is not None:
+        sketch.save(directory / SKETCH_FILE)
     vocab.save(directory / VOCAB_FILE)
-    write_json_atomic(directory / MANIFEST, manifest)  # last: its presence marks a complete index
+    write_json_atomic(directory / MANIFEST, manifest)
 
 
 def read_manifest(directory: Path) -> dict:
@@ -127,28 +134,28 @@ def read_manifest(directory: Path) -> dict:
     return manifest
 
 
-def temp_dir_for(output: Path) -> Path:
-    return output.parent / f".{output.name}.tmp-{os.getpid()}"
+def staging_dir(output: Path) -> Path:
+    return output / f".staging-{os.getpid()}"
 
 
 def check_output(output: Path, force: bool) -> None:
-    """Refuse to overwrite anything that is not an index, and an index unless forced."""
-    if output.exists():
-        if not output.is_dir():
-            raise CoocError(f"{output}: exists and is not a directory; choose another --output")
-        if any(output.iterdir()):
-            if not (output / MANIFEST).is_file():
-                raise CoocError(f"{output}: exists, is not empty and is not a cooc index; choose another --output")
-            if not force:
-                raise CoocError(f"{output}: an index already exists; pass --force to replace it")
+    """Refuse to write into anything that is not (or is not becoming) an index, or over an index unless forced."""
+    if not output.exists():
+        return
+    if not output.is_dir():
+        raise CoocError(f"{output}: exists and is not a directory; choose another --output")
+    if (output / MANIFEST).is_file():
+        if not force:
+            raise CoocError(f"{output}: an index already exists; pass --force to replace it")
+    elif any(p.name not in ("parts",) and not p.name.startswith(".staging-") for p in output.iterdir()):
+        raise CoocError(f"{output}: exists, is not empty and is not a cooc index; choose another --output")
 
 
-def publish(tmp: Path, output: Path) -> None:
-    """Swap a completely written index into place (old index kept until the new one is there)."""
-    old = None
-    if output.exists():
-        old = output.parent / f".{output.name}.old-{os.getpid()}"
-        os.replace(output, old)
-    os.replace(tmp, output)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def publish(staging: Path, output: Path) -> None:
+    """Move a completely written index from `staging` into `output`, manifest last."""
+    (output / MANIFEST).unlink(missing_ok=True)
+    for f in sorted(staging.iterdir()):
+        if f.name != MANIFEST:
+            os.replace(f, output / f.name)
+    os.replace(staging / MANIFEST, output / MANIFEST)
+    shutil.rmtree(staging, ignore_errors=True)

@@ -39,6 +39,7 @@ def build_demo_index(data_dir: Path, index_dir: Path, progress: bool = True) -> 
         inputs=[str(sample)],
         output=index_dir,
         vocab=VocabConfig(gazetteer=data_dir / "gazetteer.tsv", discover_docs=5000, processes=default_processes()),
+        workers=default_processes(),
         force=True,
         progress=progress,
     )

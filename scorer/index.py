@@ -14,7 +14,8 @@ import numpy as np
 from cooc.indexer.count import pair_key
 from cooc.indexer.match import Matcher
 from cooc.indexer.normalize import normalize_key
-from cooc.indexer.store import DUCKDB_FILE, VOCAB_FILE, read_manifest
+from cooc.indexer.sketch import CountMinSketch, SketchShape
+from cooc.indexer.store import DUCKDB_FILE, SKETCH_FILE, VOCAB_FILE, read_manifest
 from cooc.indexer.vocab import Entity, Vocabulary
 
 
@@ -30,10 +31,20 @@ class EntityCount:
 
 @dataclass(frozen=True)
 class PairCount:
+    """docs: documents where both entities occur within the index's window.
+
+    source "exact": from the exact table (when the table is complete, 0 means never).
+    source "sketch": the pair was pruned from the exact table (--min-pair-docs); docs is the
+    count-min sketch's upper bound (a 0 is a certified 0), `bound` its eps*N over-count bound and
+    `false_positive_rate` the chance that a never-seen pair reads > 0 at the sketch's fill.
+    """
+
     a: int  # smaller id
     b: int
-    docs: int  # documents where both occur within the index's window
-    source: str  # "exact": from the complete exact table (0 means never)
+    docs: int
+    source: str
+    bound: float | None = None
+    false_positive_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,11 @@ class Index:
         self._ent_mentions = np.load(path / "entities.mentions.npy", mmap_mode="r")
         self._pair_keys = np.load(path / "pairs.keys.npy", mmap_mode="r")
         self._pair_docs = np.load(path / "pairs.docs.npy", mmap_mode="r")
+        self._min_pair_docs = int(manifest["config"].get("min_pair_docs", 1))
+        self._complete = self._min_pair_docs <= 1
+        self._sketch = None
+        if "sketch" in manifest and (path / SKETCH_FILE).is_file():
+            self._sketch = CountMinSketch.load(path / SKETCH_FILE, SketchShape.from_dict(manifest["sketch"]))
 
     @classmethod
     def open(cls, path: str | Path) -> Index:
@@ -89,8 +105,14 @@ class Index:
         lo, hi = min(a, b), max(a, b)
         key = np.uint64(pair_key(lo, hi))
         i = int(np.searchsorted(self._pair_keys, key))
-        docs = int(self._pair_docs[i]) if i < self._pair_keys.shape[0] and self._pair_keys[i] == key else 0
-        return PairCount(lo, hi, docs, "exact")
+        if i < self._pair_keys.shape[0] and self._pair_keys[i] == key:
+            return PairCount(lo, hi, int(self._pair_docs[i]), "exact")
+        if self._complete or self._sketch is None:
+            return PairCount(lo, hi, 0, "exact")
+        # a pruned pair has fewer than min_pair_docs documents, whatever the sketch says
+        est = min(int(self._sketch.query(np.array([key], dtype=np.uint64))[0]), self._min_pair_docs - 1)
+        sk = self.manifest["sketch"]
+        return PairCount(lo, hi, est, "sketch", sk["bound"], sk["false_positive_rate"])
 
     def find(self, text: str) -> list[Mention]:
         """Vocabulary entities in a text, in order, with the same matcher the build used."""
@@ -126,8 +148,14 @@ def index_stats(path: str | Path) -> dict:
         "entities_seen": m["counts"]["entities_seen"],
         "aliases": voc["aliases"],
         "pairs": m["counts"]["pairs"],
+        "pairs_in_exact_table": m["counts"].get("pairs_kept", m["counts"]["pairs"]),
+        "pairs_hll_estimate": m["counts"].get("pairs_hll_estimate"),
+        "min_pair_docs": m["config"].get("min_pair_docs", 1),
+        "duplicates_dropped": m["corpus"].get("duplicates_dropped", 0),
+        "sketch": {k: m["sketch"][k] for k in ("depth", "width", "fill", "bound", "false_positive_rate")}
+        if "sketch" in m else None,
         "window": m["config"]["window"],
-        "vocabulary": {"ner": voc.get("ner"), "gazetteer": voc.get("gazetteer"), "file": voc.get("file")},
+        "vocabulary": {"ner": voc.get("ner"), "gazetteer": voc.get("gazetteer")},
         "input_files": len(m["inputs"]),
         "disk_bytes": sum(f.stat().st_size for f in path.iterdir() if f.is_file()),
         "created": m["created"],

@@ -29,7 +29,7 @@ def one_line_error(proc, *fragments):
 def test_build_score_lookup_stats_end_to_end(tmp_path, corpus_files, gazetteer):
     out = tmp_path / "idx"
     proc = run("build", corpus_files["jsonl.gz"], "-o", out, "--gazetteer", gazetteer, "--no-ner", "--window", "10")
-    assert "7 documents" in proc.stdout and "5 entities" in proc.stdout
+    assert "7 documents" in proc.stdout and "5 entities" in proc.stdout and "1 parts" in proc.stdout
     stats = json.loads(run("stats", "-i", out, "--json").stdout)
     assert (stats["documents"], stats["entities"], stats["pairs"], stats["window"]) == (7, 5, 4, 10)
     assert stats["tokens"] > 0
@@ -48,7 +48,7 @@ def test_bad_inputs_give_one_line_errors(tmp_path, gazetteer):
     cut.write_bytes(good.read_bytes()[:300])
     proc = run("build", cut, "-o", tmp_path / "a", "--gazetteer", gazetteer, "--no-ner", "-q", ok=False)
     one_line_error(proc, "cut.jsonl.gz", "truncated")
-    assert not (tmp_path / "a").exists()  # nothing half-written
+    assert not (tmp_path / "a" / "manifest.json").exists()  # no index was published
 
     proc = run("build", tmp_path / "missing.jsonl", "-o", tmp_path / "b", "--gazetteer", gazetteer, "--no-ner", "-q", ok=False)
     one_line_error(proc, "missing.jsonl", "no such file or directory")

@@ -34,7 +34,7 @@ def read_counts(index_dir):
 @pytest.mark.parametrize("fmt", ["jsonl", "jsonl.gz", "jsonl.zst", "parquet", "txt"])
 def test_golden_counts_window_every_format(tmp_path, corpus_files, gazetteer, fmt):
     result = build([corpus_files[fmt]], tmp_path / "idx", gazetteer, window=10)
-    assert result.documents == 7
+    assert result.merged.documents == 7
     ents, pairs = read_counts(tmp_path / "idx")
     assert ents == GOLDEN_ENTITIES
     assert pairs == GOLDEN_PAIRS_W10
@@ -64,7 +64,8 @@ def test_manifest_and_vocab_file(golden_index):
     m = json.loads((golden_index / "manifest.json").read_text())
     assert m["format"] == "cooc-index" and m["format_version"] == 1
     assert m["corpus"]["documents"] == 7 and m["corpus"]["skipped_total"] == 0
-    assert m["counts"] == {"entities": 5, "entities_seen": 5, "pairs": 4}
+    assert {k: m["counts"][k] for k in ("entities", "entities_seen", "pairs", "pairs_kept")} == {
+        "entities": 5, "entities_seen": 5, "pairs": 4, "pairs_kept": 4}
     vocab = Vocabulary.load(golden_index / "vocab.jsonl")
     micro = next(e for e in vocab.entities if e.name == "Microsoft")
     assert set(micro.aliases) == {"microsoft corporation", "msft"}
@@ -92,7 +93,7 @@ def test_existing_index_needs_force_and_non_index_dir_is_refused(tmp_path, corpu
     with pytest.raises(CoocError, match="not a cooc index"):
         build([corpus_files["jsonl"]], other, gazetteer, force=True)
     assert (other / "readme.txt").read_text() == "mine"
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dirs left behind
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging dirs left behind
 
 
 def test_ner_discovery_with_real_spacy_model(tmp_path):

@@ -82,7 +82,7 @@ def test_skips_are_reported_in_the_manifest(tmp_path, gazetteer):
     path = tmp_path / "c.jsonl"
     path.write_text('{"text": "Paris and France"}\n{"text": 7}\nnot json\n')
     result = build([path], tmp_path / "idx", gazetteer)
-    assert result.documents == 1 and result.skipped == {"non_string_text": 1, "bad_json": 1}
+    assert result.merged.documents == 1 and result.merged.skipped == {"non_string_text": 1, "bad_json": 1}
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
     assert manifest["corpus"]["skipped"] == {"non_string_text": 1, "bad_json": 1}
     assert manifest["inputs"][0]["skipped"] == {"non_string_text": 1, "bad_json": 1}
