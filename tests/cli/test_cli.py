@@ -82,3 +82,18 @@ def test_cli_runner_rejects_unknown_policy(golden_index):
 @pytest.mark.parametrize("args", [["--help"], ["build", "--help"], ["score", "--help"]])
 def test_help(args):
     assert CliRunner().invoke(cli, args).exit_code == 0
+
+
+def test_vocab_ranks_and_merge_from_the_command_line(tmp_path, corpus_files, gazetteer):
+    vocab = tmp_path / "vocab.jsonl"
+    assert "5 entities" in run("vocab", corpus_files["txt"], "-o", vocab, "--gazetteer", gazetteer, "--no-ner").stdout
+    out = tmp_path / "idx"
+    for rank in (0, 1):
+        proc = run("build", corpus_files["txt"], "-o", out, "--vocab", vocab, "--rank", rank, "--world-size", 2,
+                   "--window", "10")
+        assert "run `cooc merge`" in proc.stdout
+    merged = run("merge", out, "-o", out, "--sketch-mb", "1").stdout
+    assert "7 documents" in merged and "from 7 parts" in merged
+    stats = json.loads(run("stats", "-i", out, "--json").stdout)
+    assert stats["pairs"] == 4 and stats["pairs_hll_estimate"] == 4 and stats["sketch"]["depth"] == 4
+    one_line_error(run("merge", out, "-o", out, ok=False), "--force")

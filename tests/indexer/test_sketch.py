@@ -1,0 +1,56 @@
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cooc.indexer.sketch import CountMinSketch, SketchShape, hll_estimate, hll_registers, sketch_error
+
+
+def tiny(depth=3, width_log2=4) -> SketchShape:
+    return SketchShape.from_mb((depth * 4 << width_log2) / (1 << 20), depth)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.dictionaries(st.integers(0, 2**64 - 1), st.integers(1, 1000), max_size=200),
+       st.lists(st.integers(0, 2**64 - 1), max_size=50))
+def test_sketch_never_underestimates_and_zero_means_absent(truth, probes):
+    s = CountMinSketch(tiny())  # 3 x 16 cells: heavy collisions on purpose
+    keys = np.array(sorted(truth), dtype=np.uint64)
+    s.add(keys, np.array([truth[int(k)] for k in keys], dtype=np.int64))
+    est = s.query(keys)
+    assert all(int(e) >= truth[int(k)] for k, e in zip(keys, est, strict=True))
+    for k, e in zip(probes, s.query(np.array(probes, dtype=np.uint64)), strict=True):
+        if e == 0:
+            assert truth.get(k, 0) == 0
+
+
+def test_conservative_update_is_exact_without_collisions():
+    s = CountMinSketch(SketchShape.from_mb(1))
+    keys = np.arange(100, dtype=np.uint64)
+    s.add(keys, np.arange(1, 101))
+    assert s.query(keys).tolist() == list(range(1, 101))
+    assert s.query(np.array([10**12], dtype=np.uint64)).tolist() == [0]
+
+
+def test_saturates_instead_of_wrapping():
+    s = CountMinSketch(tiny())
+    k = np.array([7], dtype=np.uint64)
+    s.add(k, np.array([2**32 - 10]))
+    s.add(k, np.array([100]))
+    assert s.query(k).tolist() == [2**32 - 1]
+
+
+def test_shape_from_megabytes_and_error_model():
+    shape = SketchShape.from_mb(64, 4)
+    assert (shape.depth, shape.width) == (4, 1 << 22) and len(set(shape.seeds)) == 4
+    assert SketchShape.from_mb(64, 4) == shape  # seeds are deterministic
+    assert SketchShape.from_dict(shape.to_dict()) == shape
+    err = sketch_error(shape, total=1_000_000, fill=[0.5] * 4)
+    assert err["false_positive_rate"] == 0.0625
+    assert abs(err["bound"] - np.e / (1 << 22) * 1_000_000) < 1e-9
+
+
+def test_hll_estimate_is_close():
+    keys = np.random.default_rng(0).integers(0, 2**63, 200_000, dtype=np.uint64)
+    reg = hll_registers(keys[:120_000])
+    reg = hll_registers(keys[80_000:], reg)  # union of overlapping halves
+    assert abs(hll_estimate(reg) - 200_000) / 200_000 < 0.03
