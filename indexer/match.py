@@ -13,14 +13,13 @@ query keys equal index keys by construction.
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
 
-from .normalize import normalize_text
 
 #: Entries longer than this many tokens are not matchable (dropped at build with a count).
 MAX_KEY_TOKENS = 24
@@ -29,20 +28,61 @@ _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
 _SEQ_SEED = np.uint64(0x9E3779B97F4A7C15)
 _SEQ_MUL = np.uint64(0xFF51AFD7ED558CCD)
-#: The kernel's tokenization, for sizing only: runs of letters/digits/non-ASCII, or one punctuation byte.
-_TOKEN_RE = re.compile(rb"[A-Za-z0-9\x80-\xff]+|[^\x00-\x20\x7f]")
 _MISSING = -2  # not even a prefix of an entry
 _PREFIX = -1  # a proper prefix of some entry, not an entry itself
 
 
-@nb.njit(inline="always", cache=True)
-def _is_sep(b: np.uint8) -> bool:
-    return b <= 32 or b == 127
+# Byte classes of the tokenizer.
+_SEP, _WORD, _PUNCT, _IGNORE = 0, 1, 2, 3
 
 
 @nb.njit(inline="always", cache=True)
-def _is_word(b: np.uint8) -> bool:
-    return (48 <= b <= 57) or (97 <= b <= 122) or (65 <= b <= 90) or b >= 128
+def _classify(buf, i, end):
+    """(class, bytes consumed, ASCII byte to hash for punctuation) of the character at buf[i].
+
+    Folds what `normalize_text` folds with its translation table, so running text needs
+    only NFKC + casefold in Python (and nothing at all when it is ASCII): ASCII upper case
+    is lowered by the caller, curly quotes, primes and guillemets become ' or ", dashes and
+    minus become -, special spaces separate, zero-width characters are ignored.
+    """
+    b = buf[i]
+    if b < 128:
+        if b <= 32 or b == 127:
+            return _SEP, 1, 0
+        if (48 <= b <= 57) or (97 <= b <= 122) or (65 <= b <= 90):
+            return _WORD, 1, 0
+        if b == 96:  # ` -> '
+            return _PUNCT, 1, 39
+        return _PUNCT, 1, b
+    if b == 0xE2 and i + 2 < end:
+        b1 = buf[i + 1]
+        x = buf[i + 2]
+        if b1 == 0x80:
+            if (0x80 <= x <= 0x8A) or x == 0xAF:
+                return _SEP, 3, 0
+            if 0x8B <= x <= 0x8D:
+                return _IGNORE, 3, 0
+            if 0x90 <= x <= 0x95:
+                return _PUNCT, 3, 45
+            if (0x98 <= x <= 0x9B) or x == 0xB2:
+                return _PUNCT, 3, 39
+            if (0x9C <= x <= 0x9F) or x == 0xB3:
+                return _PUNCT, 3, 34
+        elif b1 == 0x88 and x == 0x92:  # minus sign
+            return _PUNCT, 3, 45
+    elif b == 0xC2 and i + 1 < end:
+        x = buf[i + 1]
+        if x == 0xA0:
+            return _SEP, 2, 0
+        if x == 0xAB or x == 0xBB:
+            return _PUNCT, 2, 34
+        if x == 0xB4:
+            return _PUNCT, 2, 39
+    elif b == 0xE3 and i + 2 < end and buf[i + 1] == 0x80 and buf[i + 2] == 0x80:
+        return _SEP, 3, 0
+    elif b == 0xEF and i + 2 < end and buf[i + 1] == 0xBB and buf[i + 2] == 0xBF:
+        return _IGNORE, 3, 0
+    return _WORD, 1, 0
 
 
 @nb.njit(cache=True)
@@ -50,19 +90,31 @@ def _tokenize(buf, start, end, out):
     """Hash the tokens of buf[start:end] into out; returns the token count."""
     n = 0
     i = start
+    in_word = False
+    h = _FNV_OFFSET
     while i < end:
-        b = buf[i]
-        if _is_sep(b):
-            i += 1
-            continue
-        h = _FNV_OFFSET
-        if _is_word(b):
-            while i < end and _is_word(buf[i]):
-                h = (h ^ np.uint64(buf[i])) * _FNV_PRIME
-                i += 1
-        else:
+        kind, adv, c = _classify(buf, i, end)
+        if kind == _WORD:
+            if not in_word:
+                h = _FNV_OFFSET
+                in_word = True
+            b = buf[i]
+            if 65 <= b <= 90:
+                b += 32
             h = (h ^ np.uint64(b)) * _FNV_PRIME
             i += 1
+            continue
+        i += adv
+        if kind == _IGNORE:
+            continue
+        if in_word:
+            out[n] = h
+            n += 1
+            in_word = False
+        if kind == _PUNCT:
+            out[n] = (_FNV_OFFSET ^ np.uint64(c)) * _FNV_PRIME
+            n += 1
+    if in_word:
         out[n] = h
         n += 1
     return n
@@ -107,6 +159,15 @@ def _insert(keys, vals, mask, h, value):
                 vals[slot] = value
             return vals[slot]
         slot = (slot + 1) & mask
+
+
+@nb.njit(cache=True)
+def _total_tokens(buf, offsets):
+    toks = np.empty(buf.shape[0] + 1, dtype=np.uint64)
+    total = 0
+    for e in range(offsets.shape[0] - 1):
+        total += _tokenize(buf, offsets[e], offsets[e + 1], toks)
+    return total
 
 
 @nb.njit(cache=True)
@@ -195,9 +256,18 @@ def _match_batch(buf, offsets, keys, vals, mask, max_len):
     return m_doc[:m].copy(), m_pos[:m].copy(), m_eid[:m].copy(), m_len[:m].copy(), ntokens
 
 
+def _prepare(text: str) -> bytes:
+    """UTF-8 for the kernel: ASCII as is (the kernel folds case and punctuation), else NFKC + casefold."""
+    if text.isascii():
+        return text.encode()
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return text.casefold().encode("utf-8", "surrogatepass")
+
+
 def pack_texts(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Normalize and concatenate texts into one UTF-8 buffer plus offsets (len+1)."""
-    encoded = [normalize_text(t).encode("utf-8", "surrogatepass") for t in texts]
+    """Concatenate texts into one UTF-8 buffer plus offsets (len+1), ready for the kernel."""
+    encoded = [_prepare(t) for t in texts]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(e) for e in encoded], out=offsets[1:])
     buf = np.frombuffer(b"".join(encoded), dtype=np.uint8) if offsets[-1] else np.zeros(1, np.uint8)
@@ -234,7 +304,7 @@ class Matcher:
         offsets = np.zeros(len(keys_b) + 1, dtype=np.int64)
         np.cumsum([len(k) for k in keys_b], out=offsets[1:])
         buf = np.frombuffer(b"".join(keys_b), dtype=np.uint8) if offsets[-1] else np.zeros(1, np.uint8)
-        n_prefixes = sum(len(_TOKEN_RE.findall(k)) for k in keys_b)  # table load stays <= 1/2
+        n_prefixes = _total_tokens(buf, offsets)  # every prefix is a slot: table load stays <= 1/2
         cap = 1 << max(4, (2 * max(n_prefixes, 1) - 1).bit_length())
         self._keys = np.zeros(cap, dtype=np.uint64)
         self._vals = np.full(cap, _MISSING, dtype=np.int32)

@@ -38,7 +38,7 @@ def normalize_text(text: str) -> str:
     """
     if text.isascii():
         return text.lower()
-    return unicodedata.normalize("NFKC", text.translate(_FOLD)).casefold().translate(_FOLD)
+    return unicodedata.normalize("NFKC", text).casefold().translate(_FOLD)
 
 
 def normalize_key(name: str) -> str:

@@ -75,6 +75,11 @@ def _atomic(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as fh:  # a file object: np.save(path) would append ".npy" to the temp name
+        np.save(fh, array)
+
+
 def done_marker(parts_dir: Path, path: Path) -> Path:
     return parts_dir / f"{part_name(path)}.done.json"
 
@@ -116,6 +121,12 @@ def count_shard(
         ordinal += len(batch.texts)
         if texts:
             counter.add(matcher.match_batch(texts))
+    return write_part(path, parts_dir, counter, stats, settings, dropped)
+
+
+def write_part(path: Path, parts_dir: Path, counter: Counter, stats: ReadStats, settings: PartSettings,
+               dropped: int = 0) -> dict:
+    """Write a shard's counts as its part, done marker last."""
     keys, docs = counter.pairs()
     name = part_name(path)
     seen = np.flatnonzero(counter.entity_docs)
@@ -129,7 +140,7 @@ def count_shard(
     pairs = pa.table({"key": pa.array(keys, pa.uint64()), "docs": pa.array(docs, pa.int64())})
     _atomic(parts_dir / f"{name}.entities.parquet", lambda p: pq.write_table(entities, p, compression="zstd"))
     _atomic(parts_dir / f"{name}.pairs.parquet", lambda p: pq.write_table(pairs, p, compression="zstd"))
-    _atomic(parts_dir / f"{name}.hll.npy", lambda p: np.save(open(p, "wb"), hll_registers(keys)))
+    _atomic(parts_dir / f"{name}.hll.npy", lambda p: _save_npy(p, hll_registers(keys)))
     st = path.stat()
     done = {
         "part_format": PART_FORMAT,

@@ -12,7 +12,6 @@ import bz2
 import glob
 import gzip
 import io
-import json
 import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
@@ -142,6 +142,14 @@ class _Skipper:
         self.stats.skipped[reason] += 1
 
 
+def _bad_line_reason(line: bytes) -> str:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return "invalid_utf8"
+    return "bad_json"
+
+
 def _read_jsonl(path: Path, compression: str | None, opts: ReadOptions, stats: ReadStats) -> Iterator[DocBatch]:
     skip = _Skipper(path, stats, opts.strict)
     ids: list[str] = []
@@ -155,12 +163,9 @@ def _read_jsonl(path: Path, compression: str | None, opts: ReadOptions, stats: R
                 if not line.strip():
                     continue
                 try:
-                    record = json.loads(line)
-                except UnicodeDecodeError:
-                    skip("invalid_utf8", str(lineno))
-                    continue
-                except (json.JSONDecodeError, RecursionError):
-                    skip("bad_json", str(lineno))
+                    record = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    skip(_bad_line_reason(line), str(lineno))
                     continue
                 if not isinstance(record, dict):
                     skip("not_an_object", str(lineno))
