@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-
 #: Entries longer than this many tokens are not matchable (dropped at build with a count).
 MAX_KEY_TOKENS = 24
 
