@@ -101,6 +101,7 @@ def io_floor(files: list[Path], workers: int) -> float:
 def stages(files: list[Path], vocab: Vocabulary, work: Path) -> dict:
     """One process, timed per stage: read (decompress + parse), match, count, store (parts + merge)."""
     matcher = Matcher(vocab.entries())
+    Counter(len(vocab.entities), 1000).add(matcher.match_batch(["warm up the compiled kernels"]))
     out = work / "stage-index"
     shutil.rmtree(out, ignore_errors=True)
     parts = out / PARTS_DIR

@@ -84,6 +84,26 @@ def _classify(buf, i, end):
     return _WORD, 1, 0
 
 
+def _byte_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Per-byte class (_SPECIAL: lead byte of a character that is folded) and ASCII lowercase map."""
+    cls = np.full(256, _WORD, dtype=np.uint8)
+    for b in range(128):
+        if b <= 32 or b == 127:
+            cls[b] = _SEP
+        elif not chr(b).isalnum():
+            cls[b] = _PUNCT
+    for lead in (0xC2, 0xE2, 0xE3, 0xEF):
+        cls[lead] = _SPECIAL
+    cls[96] = _SPECIAL  # ` folds to '
+    lower = np.arange(256, dtype=np.uint8)
+    lower[65:91] += 32
+    return cls, lower
+
+
+_SPECIAL = 4
+_CLASS, _LOWER = _byte_tables()
+
+
 @nb.njit(cache=True)
 def _tokenize(buf, start, end, out):
     """Hash the tokens of buf[start:end] into out; returns the token count."""
@@ -92,15 +112,17 @@ def _tokenize(buf, start, end, out):
     in_word = False
     h = _FNV_OFFSET
     while i < end:
-        kind, adv, c = _classify(buf, i, end)
+        b = buf[i]
+        kind = _CLASS[b]
+        adv = 1
+        c = b
+        if kind == _SPECIAL:
+            kind, adv, c = _classify(buf, i, end)
         if kind == _WORD:
             if not in_word:
                 h = _FNV_OFFSET
                 in_word = True
-            b = buf[i]
-            if 65 <= b <= 90:
-                b += 32
-            h = (h ^ np.uint64(b)) * _FNV_PRIME
+            h = (h ^ np.uint64(_LOWER[b])) * _FNV_PRIME
             i += 1
             continue
         i += adv
@@ -169,8 +191,16 @@ def _total_tokens(buf, offsets):
     return total
 
 
+_FIRST_BITS = 16  # a 2**16-bit (8 KiB) filter of entries' first tokens: most tokens skip the hash table
+
+
+@nb.njit(inline="always", cache=True)
+def _first_slot(tok):
+    return np.int64((tok >> np.uint64(40)) & np.uint64((1 << _FIRST_BITS) - 1))
+
+
 @nb.njit(cache=True)
-def _build_table(buf, offsets, ids, keys, vals, mask, max_tokens):
+def _build_table(buf, offsets, ids, keys, vals, mask, max_tokens, first):
     """Insert every entry and all its prefixes. Returns (max entry length, n conflicts, n too long)."""
     scratch = np.empty(max_tokens + 1, dtype=np.uint64)
     longest = 0
@@ -184,6 +214,8 @@ def _build_table(buf, offsets, ids, keys, vals, mask, max_tokens):
         if n > max_tokens:
             too_long += 1
             continue
+        slot = _first_slot(toks[0])
+        first[slot >> 6] |= np.uint64(1) << np.uint64(slot & 63)
         h = _SEQ_SEED
         for t in range(n):
             h = _step(h, toks[t])
@@ -208,7 +240,7 @@ def _grow(a, need):
 
 
 @nb.njit(cache=True)
-def _match_batch(buf, offsets, keys, vals, mask, max_len):
+def _match_batch(buf, offsets, keys, vals, mask, max_len, first):
     n_docs = offsets.shape[0] - 1
     ntokens = np.zeros(n_docs, dtype=np.int64)
     cap = 1024
@@ -226,6 +258,10 @@ def _match_batch(buf, offsets, keys, vals, mask, max_len):
         ntokens[d] = nt
         i = 0
         while i < nt:
+            slot = _first_slot(toks[i])
+            if not (first[slot >> 6] >> np.uint64(slot & 63)) & np.uint64(1):
+                i += 1
+                continue
             h = _SEQ_SEED
             best_len = 0
             best_id = -1
@@ -308,15 +344,16 @@ class Matcher:
         self._keys = np.zeros(cap, dtype=np.uint64)
         self._vals = np.full(cap, _MISSING, dtype=np.int32)
         self._mask = np.uint64(cap - 1)
+        self._first = np.zeros((1 << _FIRST_BITS) // 64, dtype=np.uint64)
         longest, conflicts, too_long = _build_table(
-            buf, offsets, ids, self._keys, self._vals, self._mask, MAX_KEY_TOKENS
+            buf, offsets, ids, self._keys, self._vals, self._mask, MAX_KEY_TOKENS, self._first
         )
         self._max_len = max(int(longest), 1)
         self.stats = MatcherStats(len(entries), int(longest), int(conflicts), int(too_long))
 
     def match_batch(self, texts: Sequence[str]) -> Mentions:
         buf, offsets = pack_texts(texts)
-        return Mentions(*_match_batch(buf, offsets, self._keys, self._vals, self._mask, self._max_len))
+        return Mentions(*_match_batch(buf, offsets, self._keys, self._vals, self._mask, self._max_len, self._first))
 
     def match(self, text: str) -> list[tuple[int, int, int]]:
         """(token position, entity id, length in tokens) of each match in one text, in order."""

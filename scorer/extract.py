@@ -14,10 +14,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache
 
 from cooc.indexer.normalize import normalize_key
-from spacy.lang.en.stop_words import STOP_WORDS
-
 from .index import EntityCount, Index
 
 _CAP = r"[A-Z\u00C0-\u00DE][\w'\u2019.&-]*"
@@ -36,10 +35,18 @@ class Found:
     unseen: list[str]  # surface forms
 
 
+@cache
+def _stop_words() -> frozenset[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS  # imported on first use: `import spacy` costs ~0.6 s
+
+    return frozenset(STOP_WORDS)
+
+
 def _trim(words: list[str]) -> list[str]:
-    while words and words[0].lower().strip(".'") in STOP_WORDS:
+    stop = _stop_words()
+    while words and words[0].lower().strip(".'") in stop:
         words = words[1:]
-    while words and words[-1].lower().strip(".'") in STOP_WORDS:
+    while words and words[-1].lower().strip(".'") in stop:
         words = words[:-1]
     return words
 
