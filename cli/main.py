@@ -22,10 +22,14 @@ from cooc.indexer.merge import merge as merge_index
 from cooc.indexer.read import ReadOptions
 from cooc.indexer.sketch import DEFAULT_DEPTH, DEFAULT_SKETCH_MB
 from cooc.indexer.vocab import DEFAULT_LABELS, VocabConfig
+from cooc.scorer.batch import score_batch
+from cooc.scorer.calibrate import calibrate as calibrate_index
 from cooc.scorer.demo import run_demo
 from cooc.scorer.index import Index, index_stats, lookup
 from cooc.scorer.policy import POLICIES
 from cooc.scorer.scorer import Scorer, format_report
+from cooc.scorer.serve import Limits
+from cooc.scorer.serve import serve as serve_index
 
 
 class _Group(click.Group):
@@ -178,7 +182,7 @@ def merge(sources, output, quiet, **o) -> None:
 @index_option
 @click.argument("question")
 @click.option("-a", "--answer", default=None, help="The answer to score with the question.")
-@click.option("--policy", type=click.Choice(sorted(POLICIES)), default="graded", show_default=True)
+@click.option("--policy", type=click.Choice(POLICIES), default="graded", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def score(index_dir, question, answer, policy, as_json) -> None:
     """Hallucination risk of a question (and answer) from corpus co-occurrence counts."""
@@ -202,6 +206,48 @@ def lookup_cmd(index_dir, entity, entity2, as_json) -> None:
 def stats(index_dir, as_json) -> None:
     """Documents, tokens, entities and pairs of an index."""
     _emit(index_stats(index_dir), as_json)
+
+
+@cli.command("score-batch")
+@index_option
+@click.argument("input_path", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Output .parquet or .jsonl.")
+@click.option("--question-field", default="question", show_default=True)
+@click.option("--answer-field", default="answer", show_default=True, help="Empty string: score questions only.")
+@click.option("--policy", type=click.Choice(POLICIES), default="graded", show_default=True)
+@click.option("--batch-size", default=4096, show_default=True)
+@click.option("-q", "--quiet", is_flag=True)
+def score_batch_cmd(index_dir, input_path, output, question_field, answer_field, policy, batch_size, quiet) -> None:
+    """Score every row of a JSONL/Parquet file; write input fields + risk, confidence, features."""
+    r = score_batch(index_dir, input_path, output, question_field, answer_field or None, policy, batch_size)
+    if not quiet:
+        click.echo(f"scored {r.rows:,} rows in {r.seconds:.2f}s ({r.rows_per_second:,.0f} rows/s) -> {r.output}")
+
+
+@cli.command()
+@index_option
+@click.argument("labelled", type=click.Path(path_type=Path))
+@click.option("--question-field", default="question", show_default=True)
+@click.option("--answer-field", default="answer", show_default=True)
+@click.option("--label-field", default="label", show_default=True, help="1 = hallucinated, 0 = correct.")
+@click.option("--folds", default=5, show_default=True)
+def calibrate(index_dir, labelled, question_field, answer_field, label_field, folds) -> None:
+    """Fit the `calibrated` policy on labelled rows (stored in the index); report CV AUROC and Brier."""
+    m = calibrate_index(index_dir, labelled, question_field, answer_field or None, label_field, folds)
+    click.echo(f"calibrated on {m.n:,} rows ({m.positives:,} positive): cross-validated AUROC {m.cv_auroc:.3f}, "
+               f"Brier {m.cv_brier:.3f}; use --policy calibrated")
+
+
+@cli.command()
+@index_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (loopback by default).")
+@click.option("--port", default=8000, show_default=True)
+@click.option("--policy", type=click.Choice(POLICIES), default="graded", show_default=True, help="Default policy.")
+@click.option("--max-body-bytes", default=1 << 20, show_default=True)
+@click.option("--max-items", default=1000, show_default=True, help="Items per batch request.")
+def serve(index_dir, host, port, policy, max_body_bytes, max_items) -> None:
+    """Serve POST /score, GET /lookup, GET /healthz and the OpenAPI schema over HTTP."""
+    serve_index(index_dir, host, port, policy, Limits(max_body_bytes=max_body_bytes, max_items=max_items))
 
 
 @cli.command()

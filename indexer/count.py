@@ -3,6 +3,11 @@
 A pair (a, b), a != b, is counted once for a document when some mention of a and
 some mention of b start at most `window` tokens apart (window < 0: anywhere in the
 document). Pairs are unordered and keyed `min(a, b) << 32 | max(a, b)`.
+
+Pair counts live in an open-addressing hash table inside the kernel. Each slot
+keeps the last document that counted it, so "a document adds at most 1" costs one
+comparison instead of a per-document sort, and batches need no merge step: the
+table is the running total. It doubles when half full.
 """
 
 from __future__ import annotations
@@ -26,26 +31,48 @@ def split_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (keys >> np.uint64(32)).astype(np.int32), (keys & np.uint64(0xFFFFFFFF)).astype(np.int32)
 
 
+@nb.njit(inline="always", cache=True)
+def _slot(key, mask):
+    h = key * np.uint64(0x9E3779B97F4A7C15)
+    h ^= h >> np.uint64(29)
+    return np.int64(h & mask)
+
+
 @nb.njit(cache=True)
-def _count_batch(doc, pos, eid, n_docs, window, ent_docs, ent_mentions):
-    """Update entity counters in place; return the unique pair keys of each document, concatenated."""
+def _rehash(keys, counts, last, new_cap):
+    nk = np.zeros(new_cap, dtype=np.uint64)  # 0 = empty: a pair key is never 0 (a < b)
+    nc = np.zeros(new_cap, dtype=np.int64)
+    nl = np.full(new_cap, -1, dtype=np.int64)
+    mask = np.uint64(new_cap - 1)
+    for i in range(keys.shape[0]):
+        if keys[i] != np.uint64(0):
+            s = _slot(keys[i], mask)
+            while nk[s] != np.uint64(0):
+                s = (s + 1) & np.int64(mask)
+            nk[s] = keys[i]
+            nc[s] = counts[i]
+            nl[s] = last[i]
+    return nk, nc, nl
+
+
+@nb.njit(cache=True)
+def _count_batch(doc, pos, eid, doc_base, window, ent_docs, ent_mentions, keys, counts, last, size):
+    """Update entity counters and the pair table; returns the (possibly grown) table and its size."""
     n_ent = ent_docs.shape[0]
     last_doc = np.full(n_ent, -1, dtype=np.int64)
     last_pos = np.zeros(n_ent, dtype=np.int64)
     in_active = np.zeros(n_ent, dtype=np.bool_)
     active = np.empty(n_ent, dtype=np.int32)
-    out = np.empty(max(16, doc.shape[0]), dtype=np.uint64)
-    n_out = 0
-    scratch = np.empty(16, dtype=np.uint64)
+    mask = np.uint64(keys.shape[0] - 1)
     m = 0
     n_m = doc.shape[0]
     while m < n_m:
         d = doc[m]
+        gdoc = doc_base + d
         end = m
         while end < n_m and doc[end] == d:
             end += 1
         n_active = 0
-        n_s = 0
         for j in range(m, end):
             b = eid[j]
             p = np.int64(pos[j])
@@ -62,16 +89,25 @@ def _count_batch(doc, pos, eid, n_docs, window, ent_docs, ent_mentions):
                     n_active -= 1
                     active[k] = active[n_active]
                     continue
-                if a != b:
-                    if n_s == scratch.shape[0]:
-                        bigger = np.empty(2 * n_s, dtype=np.uint64)
-                        bigger[:n_s] = scratch[:n_s]
-                        scratch = bigger
-                    lo = min(a, b)
-                    hi = max(a, b)
-                    scratch[n_s] = (np.uint64(lo) << np.uint64(32)) | np.uint64(hi)
-                    n_s += 1
                 k += 1
+                if a == b:
+                    continue
+                key = (np.uint64(min(a, b)) << np.uint64(32)) | np.uint64(max(a, b))
+                s = _slot(key, mask)
+                while keys[s] != np.uint64(0) and keys[s] != key:
+                    s = (s + 1) & np.int64(mask)
+                if keys[s] == key:
+                    if last[s] != gdoc:
+                        last[s] = gdoc
+                        counts[s] += 1
+                    continue
+                keys[s] = key
+                counts[s] = 1
+                last[s] = gdoc
+                size += 1
+                if 2 * size > keys.shape[0]:
+                    keys, counts, last = _rehash(keys, counts, last, 2 * keys.shape[0])
+                    mask = np.uint64(keys.shape[0] - 1)
             last_pos[b] = p
             if not in_active[b]:
                 in_active[b] = True
@@ -79,66 +115,37 @@ def _count_batch(doc, pos, eid, n_docs, window, ent_docs, ent_mentions):
                 n_active += 1
         for k in range(n_active):
             in_active[active[k]] = False
-        if n_s > 0:
-            uniq = np.unique(scratch[:n_s])
-            need = n_out + uniq.shape[0]
-            if need > out.shape[0]:
-                bigger = np.empty(max(need, 2 * out.shape[0]), dtype=np.uint64)
-                bigger[:n_out] = out[:n_out]
-                out = bigger
-            out[n_out:need] = uniq
-            n_out = need
         m = end
-    return out[:n_out].copy()
-
-
-def reduce_counts(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sum counts of equal keys; returns keys sorted ascending."""
-    if keys.size == 0:
-        return keys.astype(np.uint64), counts.astype(np.int64)
-    order = np.argsort(keys, kind="stable")
-    k = keys[order]
-    c = counts[order]
-    starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
-    return k[starts], np.add.reduceat(c, starts).astype(np.int64)
+    return keys, counts, last, size
 
 
 class Counter:
     """Exact entity and pair document counts accumulated batch by batch."""
 
-    def __init__(self, n_entities: int, window: int, compact_every: int = 32):
+    def __init__(self, n_entities: int, window: int, initial_capacity: int = 1 << 16):
         self.window = int(window)
         self.entity_docs = np.zeros(n_entities, dtype=np.int64)
         self.entity_mentions = np.zeros(n_entities, dtype=np.int64)
         self.documents = 0
         self.tokens = 0
-        self._chunks: list[tuple[np.ndarray, np.ndarray]] = []
-        self._compact_every = compact_every
+        cap = 1 << max(4, (initial_capacity - 1).bit_length())
+        self._keys = np.zeros(cap, dtype=np.uint64)
+        self._counts = np.zeros(cap, dtype=np.int64)
+        self._last = np.full(cap, -1, dtype=np.int64)
+        self._size = 0
 
-    def add(self, mentions: Mentions) -> np.ndarray:
-        """Count one batch; returns its per-document-unique pair keys (for a sketch)."""
-        n_docs = mentions.ntokens.shape[0]
-        keys = _count_batch(
-            mentions.doc, mentions.pos, mentions.eid, n_docs, self.window, self.entity_docs, self.entity_mentions
+    def add(self, mentions: Mentions) -> None:
+        """Count one batch (document indexes in `mentions` are local to the batch)."""
+        self._keys, self._counts, self._last, self._size = _count_batch(
+            mentions.doc, mentions.pos, mentions.eid, self.documents, self.window, self.entity_docs,
+            self.entity_mentions, self._keys, self._counts, self._last, self._size,
         )
-        self.documents += n_docs
+        self.documents += int(mentions.ntokens.shape[0])
         self.tokens += int(mentions.ntokens.sum())
-        if keys.size:
-            k, c = np.unique(keys, return_counts=True)
-            self._chunks.append((k, c.astype(np.int64)))
-            if len(self._chunks) >= self._compact_every:
-                self._compact()
-        return keys
-
-    def _compact(self) -> None:
-        if len(self._chunks) > 1:
-            k = np.concatenate([c[0] for c in self._chunks])
-            c = np.concatenate([c[1] for c in self._chunks])
-            self._chunks = [reduce_counts(k, c)]
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """(sorted uint64 keys, int64 document counts)."""
-        self._compact()
-        if not self._chunks:
-            return np.zeros(0, np.uint64), np.zeros(0, np.int64)
-        return self._chunks[0]
+        used = self._keys != 0
+        keys, counts = self._keys[used], self._counts[used]
+        order = np.argsort(keys)
+        return keys[order], counts[order]

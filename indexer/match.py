@@ -50,8 +50,6 @@ def _classify(buf, i, end):
             return _SEP, 1, 0
         if (48 <= b <= 57) or (97 <= b <= 122) or (65 <= b <= 90):
             return _WORD, 1, 0
-        if b == 96:  # ` -> '
-            return _PUNCT, 1, 39
         return _PUNCT, 1, b
     if b == 0xE2 and i + 2 < end:
         b1 = buf[i + 1]
@@ -94,7 +92,6 @@ def _byte_tables() -> tuple[np.ndarray, np.ndarray]:
             cls[b] = _PUNCT
     for lead in (0xC2, 0xE2, 0xE3, 0xEF):
         cls[lead] = _SPECIAL
-    cls[96] = _SPECIAL  # ` folds to '
     lower = np.arange(256, dtype=np.uint8)
     lower[65:91] += 32
     return cls, lower

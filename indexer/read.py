@@ -115,7 +115,7 @@ def resolve_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
     return sorted(found, key=lambda p: str(p))
 
 
-def _open_binary(path: Path, compression: str | None) -> BinaryIO:
+def open_binary(path: Path, compression: str | None) -> BinaryIO:
     if compression == ".gz":
         return gzip.open(path, "rb")
     if compression in (".zst", ".zstd"):
@@ -158,7 +158,7 @@ def _read_jsonl(path: Path, compression: str | None, opts: ReadOptions, stats: R
     checked_field = False
     lineno = 0
     try:
-        with _open_binary(path, compression) as fh:
+        with open_binary(path, compression) as fh:
             for lineno, line in enumerate(fh, start=1):  # noqa: B007 (lineno used after the loop)
                 if not line.strip():
                     continue
@@ -236,7 +236,7 @@ def _read_parquet(path: Path, opts: ReadOptions, stats: ReadStats) -> Iterator[D
 def _read_txt(path: Path, compression: str | None, opts: ReadOptions, stats: ReadStats) -> Iterator[DocBatch]:
     skip = _Skipper(path, stats, opts.strict)
     try:
-        with _open_binary(path, compression) as fh:
+        with open_binary(path, compression) as fh:
             if not opts.txt_lines:
                 data = fh.read()
                 try:

@@ -2,6 +2,6 @@
 
 from .index import EntityCount, Index, PairCount
 from .policy import POLICIES
-from .scorer import EntityEvidence, PairEvidence, RiskReport, Scorer
+from .scorer import FEATURES, EntityEvidence, PairEvidence, RiskReport, Scorer
 
-__all__ = ["EntityCount", "EntityEvidence", "Index", "POLICIES", "PairCount", "PairEvidence", "RiskReport", "Scorer"]
+__all__ = ["FEATURES", "EntityCount", "EntityEvidence", "Index", "POLICIES", "PairCount", "PairEvidence", "RiskReport", "Scorer"]

@@ -2,21 +2,23 @@
 
 A hallucinated answer often names something the corpus never mentions at all; the
 vocabulary cannot contain it, so cheap rules catch such names: a run of
-capitalized words (numbers allowed inside, e.g. "7th Avenue", "Super Bowl 50") that the
-vocabulary does not cover completely is an unseen name. A vocabulary entity found
-only inside such a run ("Richard" in "Richard Bedford") is part of the unknown
-name, not a mention of its own, and is dropped. No NER model is loaded at query
-time: the scorer stays at microseconds per lookup.
+capitalized words (numbers allowed inside, e.g. "7th Avenue", "Super Bowl 50")
+that the vocabulary does not cover completely is an unseen name. A vocabulary
+entity found only inside such a run ("Richard" in "Richard Bedford") is part of
+the unknown name, not a mention of its own, and is dropped. No NER model is
+loaded at query time, and a batch of texts costs two matcher calls in all.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
 from cooc.indexer.normalize import normalize_key
+
 from .index import EntityCount, Index
 
 _CAP = r"[A-Z\u00C0-\u00DE][\w'\u2019.&-]*"
@@ -51,32 +53,48 @@ def _trim(words: list[str]) -> list[str]:
     return words
 
 
-def find_entities(index: Index, text: str | None, skip_sentence_initial: bool = True) -> Found:
-    """skip_sentence_initial: a lone capitalized word opening a sentence is not taken as a name
-    (questions: "Musician and ..."); answers pass False, where it is often the answer itself."""
-    if not text:
-        return Found([], [])
-    mentions = index.find(text)
-    total = Counter(m.entity.id for m in mentions)
-    swallowed: Counter = Counter()
-    unseen: list[str] = []
-    for span_match in _CAP_SPAN.finditer(text):
-        words = _trim(span_match.group(0).split())
+def candidate_spans(text: str, skip_sentence_initial: bool) -> list[str]:
+    """Capitalized runs that may name an entity, stop words trimmed, in order, unique."""
+    spans: list[str] = []
+    for m in _CAP_SPAN.finditer(text):
+        words = _trim(m.group(0).split())
         if not words:
             continue
-        if len(words) == 1 and skip_sentence_initial and _SENTENCE_START.search(text[: span_match.start()]):
+        if len(words) == 1 and skip_sentence_initial and _SENTENCE_START.search(text[: m.start()]):
             continue
         span = " ".join(words).rstrip(".,")
-        if not normalize_key(span):
-            continue
-        inside = index.find(span)
-        if sum(m.length for m in inside) >= index.count_tokens(span):
-            continue  # fully covered by known entities
-        swallowed.update(m.entity.id for m in inside)
-        if span not in unseen:
-            unseen.append(span)
-    known: dict[int, EntityCount] = {}
-    for m in mentions:
-        if swallowed[m.entity.id] < total[m.entity.id]:
-            known.setdefault(m.entity.id, m.entity)
-    return Found(list(known.values()), unseen)
+        if normalize_key(span) and span not in spans:
+            spans.append(span)
+    return spans
+
+
+def find_entities_many(index: Index, texts: Sequence[str | None], skip_sentence_initial: bool = True) -> list[Found]:
+    """skip_sentence_initial: a lone capitalized word opening a sentence is not taken as a name
+    (questions: "Musician and ..."); answers pass False, where it is often the answer itself."""
+    mentions = index.find_many([t or "" for t in texts])
+    spans = [candidate_spans(t, skip_sentence_initial) if t else [] for t in texts]
+    flat = [s for row in spans for s in row]
+    span_mentions = index.find_many(flat)
+    span_tokens = index.count_tokens_many(flat)
+    out: list[Found] = []
+    k = 0
+    for row_mentions, row_spans in zip(mentions, spans, strict=True):
+        total = Counter(m.entity.id for m in row_mentions)
+        swallowed: Counter = Counter()
+        unseen: list[str] = []
+        for span in row_spans:
+            inside = span_mentions[k]
+            if sum(m.length for m in inside) < span_tokens[k]:  # not fully covered by known entities
+                swallowed.update(m.entity.id for m in inside)
+                unseen.append(span)
+            k += 1
+        known: dict[int, EntityCount] = {}
+        for m in row_mentions:
+            if swallowed[m.entity.id] < total[m.entity.id]:
+                known.setdefault(m.entity.id, m.entity)
+        out.append(Found(list(known.values()), unseen))
+    return out
+
+
+def find_entities(index: Index, text: str | None, skip_sentence_initial: bool = True) -> Found:
+    return find_entities_many(index, [text], skip_sentence_initial)[0]

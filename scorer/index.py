@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from cooc.indexer.count import pair_key
 from cooc.indexer.match import Matcher
 from cooc.indexer.normalize import normalize_key
 from cooc.indexer.sketch import CountMinSketch, SketchShape
@@ -102,24 +101,47 @@ class Index:
         return self.entity_by_id(eid)
 
     def pair(self, a: int, b: int) -> PairCount:
-        lo, hi = min(a, b), max(a, b)
-        key = np.uint64(pair_key(lo, hi))
-        i = int(np.searchsorted(self._pair_keys, key))
-        if i < self._pair_keys.shape[0] and self._pair_keys[i] == key:
-            return PairCount(lo, hi, int(self._pair_docs[i]), "exact")
-        if self._complete or self._sketch is None:
-            return PairCount(lo, hi, 0, "exact")
-        # a pruned pair has fewer than min_pair_docs documents, whatever the sketch says
-        est = min(int(self._sketch.query(np.array([key], dtype=np.uint64))[0]), self._min_pair_docs - 1)
-        sk = self.manifest["sketch"]
-        return PairCount(lo, hi, est, "sketch", sk["bound"], sk["false_positive_rate"])
+        return self.pairs(np.array([a]), np.array([b]))[0]
 
     def find(self, text: str) -> list[Mention]:
         """Vocabulary entities in a text, in order, with the same matcher the build used."""
-        return [Mention(self.entity_by_id(eid), pos, n) for pos, eid, n in self._matcher.match(text)]
+        return self.find_many([text])[0]
+
+    def find_many(self, texts: list[str]) -> list[list[Mention]]:
+        """find() for many texts in one matcher call."""
+        out: list[list[Mention]] = [[] for _ in texts]
+        if not texts:
+            return out
+        m = self._matcher.match_batch(texts)
+        for d, pos, eid, n in zip(m.doc.tolist(), m.pos.tolist(), m.eid.tolist(), m.length.tolist(), strict=True):
+            out[d].append(Mention(self.entity_by_id(eid), pos, n))
+        return out
 
     def count_tokens(self, text: str) -> int:
         return self._matcher.count_tokens(text)
+
+    def count_tokens_many(self, texts: list[str]) -> list[int]:
+        return self._matcher.match_batch(texts).ntokens.tolist() if texts else []
+
+    def pairs(self, a: np.ndarray, b: np.ndarray) -> list[PairCount]:
+        """pair() for many (a, b) at once: one vectorized search of the sorted key array."""
+        a = np.asarray(a, dtype=np.int64)
+        b = np.asarray(b, dtype=np.int64)
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        keys = (lo.astype(np.uint64) << np.uint64(32)) | hi.astype(np.uint64)
+        n = self._pair_keys.shape[0]
+        idx = np.minimum(np.searchsorted(self._pair_keys, keys), max(n - 1, 0))
+        found = (self._pair_keys[idx] == keys) if n else np.zeros(keys.shape, bool)
+        docs = np.where(found, self._pair_docs[idx] if n else 0, 0).astype(np.int64)
+        if self._complete or self._sketch is None or found.all():
+            return [PairCount(int(x), int(y), int(d), "exact") for x, y, d in zip(lo, hi, docs, strict=True)]
+        est = np.minimum(self._sketch.query(keys), self._min_pair_docs - 1)
+        sk = self.manifest["sketch"]
+        return [
+            PairCount(int(x), int(y), int(d), "exact") if f
+            else PairCount(int(x), int(y), int(e), "sketch", sk["bound"], sk["false_positive_rate"])
+            for x, y, d, e, f in zip(lo, hi, docs, est, found, strict=True)
+        ]
 
     def sql(self, query: str, params: list | None = None) -> list[tuple]:
         """Run a read-only SQL query against index.duckdb (entities, aliases, pairs, meta)."""

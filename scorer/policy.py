@@ -13,6 +13,10 @@ graded (default)
     with no new answer entity (or no answer): risk = unsupport(min_a docs(a)) over question entities
     (long-tail: the model rarely saw the subject); with no entity at all: NEUTRAL_RISK.
 
+calibrated
+    sigmoid(w . standardized features + b), a logistic model fitted by `cooc calibrate` on labelled
+    rows and stored in the index (calibration.json).
+
 quco
     QuCo-RAG's rules, as published: flagged (risk 1) when any question-answer pair co-occurs in 0
     documents or an entity has fewer than RARE_ENTITY documents; else risk 0. `long_tail` is
@@ -23,7 +27,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 #: Risk reported when neither question nor answer contains an entity: cooc cannot tell.
 NEUTRAL_RISK = 0.5
@@ -43,6 +48,7 @@ class Evidence:
     answer_docs: dict[str, int]  # per new answer entity (display name)
     qa_pairs: dict[str, list[int]]  # new answer entity name -> docs with each question entity the corpus knows
     answer_given: bool
+    features: dict[str, float] = field(default_factory=dict)  # features.FEATURES
 
 
 @dataclass(frozen=True)
@@ -86,4 +92,22 @@ def quco(ev: Evidence) -> Decision:
     return Decision(0.0, "no QuCo-RAG rule fired")
 
 
-POLICIES: dict[str, Callable[[Evidence], Decision]] = {"graded": graded, "quco": quco}
+POLICIES = ("graded", "quco", "calibrated")
+
+
+def get_policy(name: str, index_path: Path | None = None) -> Callable[[Evidence], Decision]:
+    if name == "graded":
+        return graded
+    if name == "quco":
+        return quco
+    if name == "calibrated":
+        from .calibrate import load_model
+
+        model = load_model(index_path)
+
+        def calibrated(ev: Evidence) -> Decision:
+            risk = model.predict(ev.features)
+            return Decision(risk, f"calibrated logistic model (cross-validated AUROC {model.cv_auroc:.3f})")
+
+        return calibrated
+    raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}")

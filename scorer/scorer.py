@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import combinations
 
-from .extract import Found, find_entities
+import numpy as np
+
+from .extract import Found, find_entities_many
+from .features import FEATURES, conditional, npmi, pmi
 from .index import Index
-from .policy import POLICIES, RARE_ENTITY, Evidence
+from .policy import RARE_ENTITY, Evidence, get_policy
 
 
 @dataclass
@@ -17,10 +22,14 @@ class EntityEvidence:
     key: str
     id: int | None  # None: not in the index's vocabulary
     label: str | None
-    docs: int
+    docs: int  # documents mentioning it (0 when unseen)
     mentions: int
     role: str  # "question" or "answer"
     flags: list[str] = field(default_factory=list)  # unseen_entity, rare_entity
+
+    @property
+    def known(self) -> bool:
+        return self.docs > 0
 
 
 @dataclass
@@ -29,15 +38,21 @@ class PairEvidence:
     b: str
     kind: str  # "question-answer" or "answer-answer"
     docs: int  # documents in which both occur within the index's window
-    source: str  # "exact", or "unseen" when an entity is not in the vocabulary (count is 0 by definition)
+    source: str  # "exact", "sketch" (upper bound; see bound), or "absent" (an entity is not in the vocabulary)
+    pmi: float | None
+    npmi: float | None  # -1 when the pair never co-occurs
+    p_b_given_a: float | None  # P(answer entity | question entity) for question-answer pairs
     flags: list[str] = field(default_factory=list)  # zero_pair, singleton_pair
+    bound: float | None = None  # sketch answers: count-min eps*N over-count bound
+    false_positive_rate: float | None = None  # sketch answers: chance a never-seen pair reads > 0
 
 
 @dataclass
 class RiskReport:
     """risk in [0, 1]: higher = the corpus supports the statement less (more likely hallucinated).
 
-    confidence = 1 - risk, for libraries that expect a confidence.
+    confidence = 1 - risk, for libraries that expect a confidence. `features` holds the fixed
+    feature vector (features.FEATURES) that batch scoring writes and calibration fits.
     """
 
     question: str
@@ -49,6 +64,8 @@ class RiskReport:
     flags: list[str]
     entities: list[EntityEvidence]
     pairs: list[PairEvidence]
+    features: dict[str, float]
+    long_tail: bool  # QuCo-RAG: mean question-entity documents < 1,000
     window: int | str
     corpus_documents: int
 
@@ -73,60 +90,106 @@ def _pair_flags(docs: int) -> list[str]:
     return ["zero_pair"] if docs == 0 else (["singleton_pair"] if docs == 1 else [])
 
 
+def _features(q: list[EntityEvidence], a: list[EntityEvidence], links: dict[str, list[PairEvidence]]) -> dict:
+    q_docs = [e.docs for e in q]
+    best = []  # per answer entity: its best-supported link to a known question entity
+    for e in a:
+        known_links = links.get(e.name, [])
+        best.append(max(known_links, key=lambda p: p.docs) if known_links else None)
+    with_links = [p for p in best if p is not None]
+    weakest = min(with_links, key=lambda p: p.docs) if with_links else None
+    return {
+        "n_question_entities": float(len(q)),
+        "n_answer_entities": float(len(a)),
+        "n_unseen": float(sum(1 for e in (*q, *a) if e.docs == 0)),
+        "q_min_log_docs": math.log1p(min(q_docs)) if q_docs else 0.0,
+        "q_mean_docs_log": math.log1p(sum(q_docs) / len(q_docs)) if q_docs else 0.0,
+        "a_min_log_docs": math.log1p(min(e.docs for e in a)) if a else 0.0,
+        "support_log_docs": math.log1p(weakest.docs) if weakest else 0.0,
+        "support_npmi": (weakest.npmi if weakest.npmi is not None else 0.0) if weakest else 0.0,
+        "zero_link_frac": (sum(1 for p in best if p is None or p.docs == 0) / len(a)) if a else 0.0,
+        "has_qa_pairs": 1.0 if with_links else 0.0,
+        "no_entities": 1.0 if not q and not a else 0.0,
+    }
+
+
 class Scorer:
-    """Data-side hallucination risk: how much the corpus links the entities of a Q/A."""
+    """Data-side hallucination risk: how much the corpus links the entities of a Q/A.
+
+    policy: "graded" (default), "quco", or "calibrated" (needs `cooc calibrate` on the index).
+    """
 
     def __init__(self, index: Index, policy: str = "graded"):
-        if policy not in POLICIES:
-            raise ValueError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
         self.index = index
         self.policy = policy
-
-    def _pair(self, a: EntityEvidence, b: EntityEvidence, kind: str) -> PairEvidence:
-        if a.id is None or b.id is None:
-            return PairEvidence(a.name, b.name, kind, 0, "unseen", ["zero_pair"])
-        p = self.index.pair(a.id, b.id)
-        return PairEvidence(a.name, b.name, kind, p.docs, p.source, _pair_flags(p.docs))
+        self._decide = get_policy(policy, index.path)
 
     def score(self, question: str, answer: str | None = None) -> RiskReport:
-        q_ents = _entity_evidence(find_entities(self.index, question), "question")
-        q_ids = {e.id for e in q_ents if e.id is not None}
-        q_names = {e.key for e in q_ents}
-        a_found = find_entities(self.index, answer, skip_sentence_initial=False)
-        # answer entities the question already names add no claim of their own
-        a_found = Found([e for e in a_found.known if e.id not in q_ids], [s for s in a_found.unseen if s not in q_names])
-        a_ents = _entity_evidence(a_found, "answer")
-        pairs: list[PairEvidence] = []
-        qa_links: dict[str, list[int]] = {}
-        for a in a_ents:
-            links = [self._pair(q, a, "question-answer") for q in q_ents]
-            # only pairs with question entities the corpus knows can ground an answer
-            qa_links[a.name] = [p.docs for p, q in zip(links, q_ents, strict=True) if q.docs > 0]
-            pairs += links
-        pairs += [self._pair(x, y, "answer-answer") for x, y in combinations(a_ents, 2)]
-        evidence = Evidence(
-            question_docs=[e.docs for e in q_ents],
-            answer_docs={a.name: a.docs for a in a_ents},
-            qa_pairs=qa_links,
-            answer_given=bool(answer),
-        )
-        decision = POLICIES[self.policy](evidence)
-        flags = sorted({f for x in (*q_ents, *a_ents, *pairs) for f in x.flags})
-        if not q_ents and not a_ents:
-            flags.append("no_entities")
-        return RiskReport(
-            question=question,
-            answer=answer,
-            policy=self.policy,
-            risk=round(decision.risk, 6),
-            confidence=round(1.0 - decision.risk, 6),
-            reason=decision.reason,
-            flags=flags,
-            entities=q_ents + a_ents,
-            pairs=pairs,
-            window=self.index.window,
-            corpus_documents=self.index.documents,
-        )
+        return self.score_many([question], [answer])[0]
+
+    def score_many(self, questions: Sequence[str], answers: Sequence[str | None] | None = None) -> list[RiskReport]:
+        """Score rows together: two matcher calls and one vectorized pair lookup for the whole list."""
+        answers = list(answers) if answers is not None else [None] * len(questions)
+        if len(answers) != len(questions):
+            raise ValueError("questions and answers must have the same length")
+        q_found = find_entities_many(self.index, questions)
+        a_found = find_entities_many(self.index, answers, skip_sentence_initial=False)
+        rows = []
+        wanted: list[tuple[int, int]] = []
+        for qf, af in zip(q_found, a_found, strict=True):
+            q_ents = _entity_evidence(qf, "question")
+            q_ids = {e.id for e in q_ents if e.id is not None}
+            q_names = {e.key for e in q_ents}
+            # answer entities the question already names add no claim of their own
+            af = Found([e for e in af.known if e.id not in q_ids], [s for s in af.unseen if s not in q_names])
+            a_ents = _entity_evidence(af, "answer")
+            todo = [(x, y, "question-answer") for y in a_ents for x in q_ents]
+            todo += [(x, y, "answer-answer") for x, y in combinations(a_ents, 2)]
+            wanted += [(x.id, y.id) for x, y, _ in todo if x.id is not None and y.id is not None]
+            rows.append((q_ents, a_ents, todo))
+        looked = iter(self.index.pairs(np.array([w[0] for w in wanted], dtype=np.int64),
+                                       np.array([w[1] for w in wanted], dtype=np.int64)) if wanted else [])
+        n_docs = self.index.documents
+        reports = []
+        for (q_ents, a_ents, todo), question, answer in zip(rows, questions, answers, strict=True):
+            pairs: list[PairEvidence] = []
+            links: dict[str, list[PairEvidence]] = {e.name: [] for e in a_ents}
+            for x, y, kind in todo:
+                if x.id is None or y.id is None:
+                    p = PairEvidence(x.name, y.name, kind, 0, "absent", None, -1.0 if x.docs and y.docs else None,
+                                     0.0 if kind == "question-answer" and x.docs else None, ["zero_pair"])
+                else:
+                    pc = next(looked)
+                    p = PairEvidence(
+                        x.name, y.name, kind, pc.docs, pc.source, pmi(pc.docs, x.docs, y.docs, n_docs),
+                        npmi(pc.docs, x.docs, y.docs, n_docs),
+                        conditional(pc.docs, x.docs) if kind == "question-answer" else None,
+                        _pair_flags(pc.docs), pc.bound, pc.false_positive_rate,
+                    )
+                pairs.append(p)
+                if kind == "question-answer" and x.docs > 0:  # only known question entities can ground
+                    links[y.name].append(p)
+            feats = _features(q_ents, a_ents, links)
+            evidence = Evidence(
+                question_docs=[e.docs for e in q_ents],
+                answer_docs={a.name: a.docs for a in a_ents},
+                qa_pairs={name: [p.docs for p in ps] for name, ps in links.items()},
+                answer_given=bool(answer),
+                features=feats,
+            )
+            decision = self._decide(evidence)
+            flags = sorted({f for x in (*q_ents, *a_ents, *pairs) for f in x.flags})
+            if not q_ents and not a_ents:
+                flags.append("no_entities")
+            q_docs = [e.docs for e in q_ents]
+            reports.append(RiskReport(
+                question=question, answer=answer, policy=self.policy, risk=round(decision.risk, 6),
+                confidence=round(1.0 - decision.risk, 6), reason=decision.reason, flags=flags,
+                entities=q_ents + a_ents, pairs=pairs, features=feats,
+                long_tail=bool(q_docs) and sum(q_docs) / len(q_docs) < 1000,
+                window=self.index.window, corpus_documents=n_docs,
+            ))
+        return reports
 
 
 def format_report(report: RiskReport) -> str:
@@ -140,7 +203,11 @@ def format_report(report: RiskReport) -> str:
         lines.append(f"  {e.role:8s} entity  {e.name!r}: {known}{flag}")
     for p in report.pairs:
         flag = f"  [{', '.join(p.flags)}]" if p.flags else ""
-        lines.append(f"  {p.kind} pair  {p.a!r} + {p.b!r}: {p.docs} docs ({p.source}){flag}")
+        assoc = f", NPMI {p.npmi:+.2f}" if p.npmi is not None and p.docs else ""
+        lines.append(f"  {p.kind} pair  {p.a!r} + {p.b!r}: {p.docs} docs ({p.source}{assoc}){flag}")
     if report.flags:
         lines.append(f"  flags: {', '.join(report.flags)}")
     return "\n".join(lines)
+
+
+__all__ = ["FEATURES", "EntityEvidence", "PairEvidence", "RiskReport", "Scorer", "format_report"]

@@ -45,7 +45,7 @@ doc_strategy = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 7)), max_siz
 @given(st.lists(doc_strategy, max_size=8), st.sampled_from([0, 1, 4, 10, WINDOW_DOC]), st.integers(1, 3))
 def test_kernel_equals_brute_force_for_any_batching(docs, window, n_batches):
     ent_docs, ent_mentions, pairs = brute_force(docs, 8, window)
-    c = Counter(8, window, compact_every=2)
+    c = Counter(8, window, initial_capacity=4)  # tiny table: exercises growth
     for i in range(n_batches):
         part = docs[len(docs) * i // n_batches: len(docs) * (i + 1) // n_batches]
         c.add(to_mentions(part))

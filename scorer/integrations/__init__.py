@@ -1,0 +1,1 @@
+"""Adapters that feed cooc's data-side risk into other uncertainty toolkits."""

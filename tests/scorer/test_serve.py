@@ -1,0 +1,85 @@
+"""The HTTP API over a real socket on loopback: a `cooc serve` subprocess and a stdlib client."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(golden_index):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cooc.cli.main", "serve", "-i", str(golden_index), "--port", str(port),
+         "--max-body-bytes", "4096", "--max-items", "5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1)
+            break
+        except (urllib.error.URLError, ConnectionError):
+            if proc.poll() is not None:
+                pytest.fail(proc.stderr.read())
+            time.sleep(0.2)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def call(base, path, body=None, raw: bytes | None = None):
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(base + path, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_score_one_and_many(server):
+    status, r = call(server, "/score", {"question": "Who founded Microsoft?", "answer": "Bill Gates"})
+    assert status == 200 and r["pairs"][0]["docs"] == 1 and r["risk"] == pytest.approx(0.5)
+    status, rs = call(server, "/score", {"items": [{"question": "Who founded Microsoft?", "answer": "Paul Allen"},
+                                                   {"question": "capital of france?", "answer": "Paris"}]})
+    assert status == 200 and [x["risk"] for x in rs][0] == 1.0 and len(rs) == 2
+    status, r = call(server, "/score?policy=quco", {"question": "Who founded Microsoft?", "answer": "Paul Allen"})
+    assert status == 200 and r["policy"] == "quco"
+
+
+def test_lookup_health_openapi(server):
+    status, r = call(server, "/lookup?entity=msft&entity2=Bill%20Gates")
+    assert status == 200 and r["pair"]["docs"] == 1 and r["entities"][0]["name"] == "Microsoft"
+    status, h = call(server, "/healthz")
+    assert status == 200 and h["documents"] == 7
+    status, spec = call(server, "/openapi.json")
+    assert status == 200 and "/score" in spec["paths"]
+
+
+def test_bad_requests_get_clear_4xx_and_the_server_keeps_serving(server):
+    status, r = call(server, "/score", raw=b'{"question": ')
+    assert status == 422 and "detail" in r
+    status, r = call(server, "/score", raw=b"x" * 10_000)
+    assert status == 413 and "4096" in r["detail"]
+    status, r = call(server, "/score", {"items": [{"question": "q"}] * 6})
+    assert status == 422
+    status, r = call(server, "/score", {"answer": "no question"})
+    assert status == 422
+    status, r = call(server, "/score?policy=calibrated", {"question": "Paris?"})
+    assert status == 422 and "unavailable policy" in r["detail"]
+    assert "Traceback" not in json.dumps(r)
+    status, _ = call(server, "/score", {"question": "Who founded Microsoft?"})
+    assert status == 200
