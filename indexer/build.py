@@ -155,7 +155,7 @@ def build_index(cfg: BuildConfig) -> BuildResult:
     t_vocab = time.perf_counter() - t0
     parts_dir = output / PARTS_DIR
     parts_dir.mkdir(parents=True, exist_ok=True)
-    shared_vocab(parts_dir, vocab)
+    shared_vocab(parts_dir, vocab, replace=cfg.force)
     settings = settings_for(vocab, cfg.window, cfg.read, cfg.dedup)
     todo = [p for p in mine if not is_done(parts_dir, p, settings)]
     drop = plan_dedup(files, cfg.read, cfg.dedup, cfg.dedup_threshold).drop if cfg.dedup and todo else {}

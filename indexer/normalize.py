@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-#: Bump when either function changes: indexes record it and refuse to merge across versions.
-NORMALIZATION_VERSION = 1
+#: Bump when either function or the matcher's tokenization changes: indexes and parts record it,
+#: and parts of different versions are never merged or reused.
+NORMALIZATION_VERSION = 2
 
 _FOLD = str.maketrans(
     {

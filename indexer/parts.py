@@ -175,15 +175,25 @@ def load_done(parts_dir: Path) -> list[dict]:
     return out
 
 
-def shared_vocab(parts_dir: Path, vocab: Vocabulary) -> None:
-    """Store the vocabulary beside the parts, or check that the one there is the same."""
+def shared_vocab(parts_dir: Path, vocab: Vocabulary, replace: bool = False) -> None:
+    """Store the vocabulary beside the parts, or check that the one there is the same.
+
+    replace: parts counted with another vocabulary are deleted (a forced rebuild) instead of refused.
+    """
     path = parts_dir / VOCAB_NAME
     if path.is_file():
-        existing = Vocabulary.load(path)
-        if existing.fingerprint() != vocab.fingerprint():
+        try:
+            same = Vocabulary.load(path).fingerprint() == vocab.fingerprint()
+        except CoocError:  # unreadable or another normalization version
+            same = False
+        if not same and replace:
+            for f in parts_dir.iterdir():
+                if f.is_file():
+                    f.unlink()
+        elif not same:
             raise CoocError(
                 f"{parts_dir}: holds parts counted with another vocabulary; use a new --output, or "
-                f"pass --vocab {path} to count with the same one"
+                f"pass --vocab {path} to count with the same one, or --force to discard them"
             )
-    else:
+    if not path.is_file():
         vocab.save(path)
