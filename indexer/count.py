@@ -5,7 +5,7 @@ some mention of b start at most `window` tokens apart (window < 0: anywhere in t
 document). Pairs are unordered and keyed `min(a, b) << 32 | max(a, b)`.
 
 Pair counts live in an open-addressing hash table inside the kernel. Each slot
-keeps the last document that counted it, so "a document adds at most 1" costs one
+keeps its key, count and the last document that counted it in 16 bytes, so "a document adds at most 1" costs one
 comparison instead of a per-document sort, and batches need no merge step: the
 table is the running total. It doubles when half full.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from .errors import CoocError
 from .match import Mentions
 
 #: Window value meaning "anywhere in the same document".
@@ -39,36 +40,39 @@ def _slot(key, mask):
 
 
 @nb.njit(cache=True)
-def _rehash(keys, counts, last, new_cap):
-    nk = np.zeros(new_cap, dtype=np.uint64)  # 0 = empty: a pair key is never 0 (a < b)
-    nc = np.zeros(new_cap, dtype=np.int64)
-    nl = np.full(new_cap, -1, dtype=np.int64)
+def _rehash(table, new_cap):
+    out = np.zeros((new_cap, 2), dtype=np.uint64)
     mask = np.uint64(new_cap - 1)
-    for i in range(keys.shape[0]):
-        if keys[i] != np.uint64(0):
-            s = _slot(keys[i], mask)
-            while nk[s] != np.uint64(0):
+    for i in range(table.shape[0]):
+        key = table[i, 0]
+        if key != np.uint64(0):
+            s = _slot(key, mask)
+            while out[s, 0] != np.uint64(0):
                 s = (s + 1) & np.int64(mask)
-            nk[s] = keys[i]
-            nc[s] = counts[i]
-            nl[s] = last[i]
-    return nk, nc, nl
+            out[s, 0] = key
+            out[s, 1] = table[i, 1]
+    return out
 
 
 @nb.njit(cache=True)
-def _count_batch(doc, pos, eid, doc_base, window, ent_docs, ent_mentions, keys, counts, last, size):
-    """Update entity counters and the pair table; returns the (possibly grown) table and its size."""
+def _count_batch(doc, pos, eid, doc_base, window, ent_docs, ent_mentions, table, size):
+    """Update entity counters and the pair table; returns the (possibly grown) table and its size.
+
+    table[s] = (key, count << 32 | last document + 1): key and count share a cache line, so an
+    emission costs one memory access. Counts and document numbers of a shard stay below 2**32.
+    """
     n_ent = ent_docs.shape[0]
     last_doc = np.full(n_ent, -1, dtype=np.int64)
     last_pos = np.zeros(n_ent, dtype=np.int64)
     in_active = np.zeros(n_ent, dtype=np.bool_)
     active = np.empty(n_ent, dtype=np.int32)
-    mask = np.uint64(keys.shape[0] - 1)
+    mask = np.uint64(table.shape[0] - 1)
+    low = np.uint64(0xFFFFFFFF)
     m = 0
     n_m = doc.shape[0]
     while m < n_m:
         d = doc[m]
-        gdoc = doc_base + d
+        stamp = np.uint64(doc_base + d + 1)
         end = m
         while end < n_m and doc[end] == d:
             end += 1
@@ -94,20 +98,19 @@ def _count_batch(doc, pos, eid, doc_base, window, ent_docs, ent_mentions, keys, 
                     continue
                 key = (np.uint64(min(a, b)) << np.uint64(32)) | np.uint64(max(a, b))
                 s = _slot(key, mask)
-                while keys[s] != np.uint64(0) and keys[s] != key:
+                while table[s, 0] != np.uint64(0) and table[s, 0] != key:
                     s = (s + 1) & np.int64(mask)
-                if keys[s] == key:
-                    if last[s] != gdoc:
-                        last[s] = gdoc
-                        counts[s] += 1
+                if table[s, 0] == key:
+                    v = table[s, 1]
+                    if (v & low) != stamp:  # a document adds at most 1
+                        table[s, 1] = ((v >> np.uint64(32)) + np.uint64(1)) << np.uint64(32) | stamp
                     continue
-                keys[s] = key
-                counts[s] = 1
-                last[s] = gdoc
+                table[s, 0] = key
+                table[s, 1] = (np.uint64(1) << np.uint64(32)) | stamp
                 size += 1
-                if 2 * size > keys.shape[0]:
-                    keys, counts, last = _rehash(keys, counts, last, 2 * keys.shape[0])
-                    mask = np.uint64(keys.shape[0] - 1)
+                if 2 * size > table.shape[0]:
+                    table = _rehash(table, 2 * table.shape[0])
+                    mask = np.uint64(table.shape[0] - 1)
             last_pos[b] = p
             if not in_active[b]:
                 in_active[b] = True
@@ -116,7 +119,7 @@ def _count_batch(doc, pos, eid, doc_base, window, ent_docs, ent_mentions, keys, 
         for k in range(n_active):
             in_active[active[k]] = False
         m = end
-    return keys, counts, last, size
+    return table, size
 
 
 class Counter:
@@ -129,23 +132,24 @@ class Counter:
         self.documents = 0
         self.tokens = 0
         cap = 1 << max(4, (initial_capacity - 1).bit_length())
-        self._keys = np.zeros(cap, dtype=np.uint64)
-        self._counts = np.zeros(cap, dtype=np.int64)
-        self._last = np.full(cap, -1, dtype=np.int64)
+        self._table = np.zeros((cap, 2), dtype=np.uint64)
         self._size = 0
 
     def add(self, mentions: Mentions) -> None:
         """Count one batch (document indexes in `mentions` are local to the batch)."""
-        self._keys, self._counts, self._last, self._size = _count_batch(
+        if self.documents + mentions.ntokens.shape[0] >= 2**32 - 1:
+            raise CoocError("a shard holds at most 2**32 - 2 documents; split the input file into smaller shards")
+        self._table, self._size = _count_batch(
             mentions.doc, mentions.pos, mentions.eid, self.documents, self.window, self.entity_docs,
-            self.entity_mentions, self._keys, self._counts, self._last, self._size,
+            self.entity_mentions, self._table, self._size,
         )
         self.documents += int(mentions.ntokens.shape[0])
         self.tokens += int(mentions.ntokens.sum())
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """(sorted uint64 keys, int64 document counts)."""
-        used = self._keys != 0
-        keys, counts = self._keys[used], self._counts[used]
+        used = self._table[:, 0] != 0
+        keys = self._table[used, 0]
+        counts = (self._table[used, 1] >> np.uint64(32)).astype(np.int64)
         order = np.argsort(keys)
         return keys[order], counts[order]

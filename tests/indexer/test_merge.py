@@ -142,3 +142,16 @@ def test_parts_survive_a_failing_shard(tmp_path, gazetteer):
     bad.unlink()
     r = build_index(cfg(files, tmp_path / "idx", gazetteer, workers=2))
     assert r.shards_counted < 3  # the finished shards were kept
+
+
+def test_force_discards_parts_of_another_vocabulary(tmp_path, gazetteer, corpus_files):
+    build_index(cfg([corpus_files["jsonl"]], tmp_path / "idx", gazetteer))
+    other = tmp_path / "other.tsv"
+    other.write_text("Paris\nFrance\n")
+    with pytest.raises(CoocError, match="an index already exists; pass --force"):
+        build_index(cfg([corpus_files["jsonl"]], tmp_path / "idx", other))
+    (tmp_path / "idx" / "manifest.json").unlink()  # as if interrupted before publishing
+    with pytest.raises(CoocError, match="another vocabulary.*--force to discard them"):
+        build_index(cfg([corpus_files["jsonl"]], tmp_path / "idx", other))
+    r = build_index(cfg([corpus_files["jsonl"]], tmp_path / "idx", other, force=True))
+    assert r.shards_counted == 1 and r.merged.entities == 2
