@@ -147,7 +147,9 @@ def check_output(output: Path, force: bool) -> None:
     if (output / MANIFEST).is_file():
         if not force:
             raise CoocError(f"{output}: an index already exists; pass --force to replace it")
-    elif any(p.name not in ("parts",) and not p.name.startswith(".staging-") for p in output.iterdir()):
+    elif (output / "parts" / VOCAB_FILE).is_file():
+        return  # an unfinished build (or one interrupted while publishing): resume it from its parts
+    elif any(p.name != "parts" and not p.name.startswith(".staging-") for p in output.iterdir()):
         raise CoocError(f"{output}: exists, is not empty and is not a cooc index; choose another --output")
 
 
