@@ -68,14 +68,13 @@ def candidate_spans(text: str, skip_sentence_initial: bool) -> list[str]:
     return spans
 
 
-def find_entities_many(index: Index, texts: Sequence[str | None], skip_sentence_initial: bool = True) -> list[Found]:
-    """skip_sentence_initial: a lone capitalized word opening a sentence is not taken as a name
-    (questions: "Musician and ..."); answers pass False, where it is often the answer itself."""
-    mentions = index.find_many([t or "" for t in texts])
-    spans = [candidate_spans(t, skip_sentence_initial) if t else [] for t in texts]
+def find_entities_many(index: Index, texts: Sequence[str | None], skip_sentence_initial: Sequence[bool]) -> list[Found]:
+    """skip_sentence_initial (per text): a lone capitalized word opening a sentence is not taken as
+    a name (questions: "Musician and ..."); answers pass False, where it is often the answer itself."""
+    mentions, _ = index.find_many([t or "" for t in texts])
+    spans = [candidate_spans(t, skip) if t else [] for t, skip in zip(texts, skip_sentence_initial, strict=True)]
     flat = [s for row in spans for s in row]
-    span_mentions = index.find_many(flat)
-    span_tokens = index.count_tokens_many(flat)
+    span_mentions, span_tokens = index.find_many(flat)
     out: list[Found] = []
     k = 0
     for row_mentions, row_spans in zip(mentions, spans, strict=True):
@@ -97,4 +96,4 @@ def find_entities_many(index: Index, texts: Sequence[str | None], skip_sentence_
 
 
 def find_entities(index: Index, text: str | None, skip_sentence_initial: bool = True) -> Found:
-    return find_entities_many(index, [text], skip_sentence_initial)[0]
+    return find_entities_many(index, [text], [skip_sentence_initial])[0]

@@ -105,23 +105,17 @@ class Index:
 
     def find(self, text: str) -> list[Mention]:
         """Vocabulary entities in a text, in order, with the same matcher the build used."""
-        return self.find_many([text])[0]
+        return self.find_many([text])[0][0]
 
-    def find_many(self, texts: list[str]) -> list[list[Mention]]:
-        """find() for many texts in one matcher call."""
+    def find_many(self, texts: list[str]) -> tuple[list[list[Mention]], list[int]]:
+        """Mentions of many texts and their token counts, in one matcher call."""
         out: list[list[Mention]] = [[] for _ in texts]
         if not texts:
-            return out
+            return out, []
         m = self._matcher.match_batch(texts)
         for d, pos, eid, n in zip(m.doc.tolist(), m.pos.tolist(), m.eid.tolist(), m.length.tolist(), strict=True):
             out[d].append(Mention(self.entity_by_id(eid), pos, n))
-        return out
-
-    def count_tokens(self, text: str) -> int:
-        return self._matcher.count_tokens(text)
-
-    def count_tokens_many(self, texts: list[str]) -> list[int]:
-        return self._matcher.match_batch(texts).ntokens.tolist() if texts else []
+        return out, m.ntokens.tolist()
 
     def pairs(self, a: np.ndarray, b: np.ndarray) -> list[PairCount]:
         """pair() for many (a, b) at once: one vectorized search of the sorted key array."""

@@ -132,8 +132,8 @@ class Scorer:
         answers = list(answers) if answers is not None else [None] * len(questions)
         if len(answers) != len(questions):
             raise ValueError("questions and answers must have the same length")
-        q_found = find_entities_many(self.index, questions)
-        a_found = find_entities_many(self.index, answers, skip_sentence_initial=False)
+        found = find_entities_many(self.index, [*questions, *answers], [True] * len(questions) + [False] * len(answers))
+        q_found, a_found = found[: len(questions)], found[len(questions) :]
         rows = []
         wanted: list[tuple[int, int]] = []
         for qf, af in zip(q_found, a_found, strict=True):
