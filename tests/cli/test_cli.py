@@ -97,3 +97,22 @@ def test_vocab_ranks_and_merge_from_the_command_line(tmp_path, corpus_files, gaz
     stats = json.loads(run("stats", "-i", out, "--json").stdout)
     assert stats["pairs"] == 4 and stats["pairs_hll_estimate"] == 4 and stats["sketch"]["depth"] == 4
     one_line_error(run("merge", out, "-o", out, ok=False), "--force")
+
+
+def test_score_batch_and_calibrate_from_the_command_line(tmp_path, golden_index):
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps({"question": q, "answer": a, "label": y}) + "\n" for q, a, y in [
+        ("Who founded Microsoft?", "Bill Gates", 0), ("Who founded Microsoft?", "Paul Allen", 1)] * 6))
+    out = run("score-batch", "-i", golden_index, rows, "-o", tmp_path / "scored.jsonl").stdout
+    assert "scored 12 rows" in out
+    first = json.loads((tmp_path / "scored.jsonl").read_text().splitlines()[0])
+    assert first["risk"] == 0.5 and first["label"] == 0 and "f_support_npmi" in first
+    one_line_error(run("score-batch", "-i", golden_index, tmp_path / "none.jsonl", "-o", tmp_path / "x.jsonl",
+                       ok=False), "none.jsonl: no such file")
+    import shutil
+
+    idx = tmp_path / "idx"
+    shutil.copytree(golden_index, idx)
+    assert "cross-validated AUROC 1.000" in run("calibrate", "-i", idx, rows, "--folds", "3").stdout
+    assert json.loads(run("score", "-i", idx, "Who founded Microsoft?", "-a", "Paul Allen", "--policy", "calibrated",
+                          "--json").stdout)["risk"] > 0.5
