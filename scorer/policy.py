@@ -10,8 +10,10 @@ graded (default)
         r_b = unsupport(max_a docs(a, b))         over the question entities a the corpus knows
         r_b = unsupport(docs(b))                  when the question has no such entity
     risk = max_b r_b                              (the weakest link decides)
-    with no new answer entity (or no answer): risk = unsupport(min_a docs(a)) over question entities
-    (long-tail: the model rarely saw the subject); with no entity at all: NEUTRAL_RISK.
+    with no new answer entity (or no answer): risk = unsupport(min_a docs(a)) over the question
+    entities the corpus knows (long-tail: the model rarely saw the subject); with none of those,
+    or no entity at all: NEUTRAL_RISK (an unseen question name may be a mis-detected span, and it
+    says nothing about this answer).
 
 calibrated
     sigmoid(w . standardized features + b), a logistic model fitted by `cooc calibrate` on labelled
@@ -72,10 +74,13 @@ def graded(ev: Evidence) -> Decision:
             if r > worst:
                 worst, why = r, w
         return Decision(worst, why)
+    known = [d for d in ev.question_docs if d > 0]
+    prefix = "no new entity in the answer; " if ev.answer_given else ""
+    if known:
+        low = min(known)
+        return Decision(unsupport(low), f"{prefix}rarest known question entity occurs in {low} documents")
     if ev.question_docs:
-        low = min(ev.question_docs)
-        prefix = "no new entity in the answer; " if ev.answer_given else ""
-        return Decision(unsupport(low), f"{prefix}rarest question entity occurs in {low} documents")
+        return Decision(NEUTRAL_RISK, f"{prefix}no question entity the corpus knows: neutral risk")
     return Decision(NEUTRAL_RISK, "no entity found in question or answer: neutral risk")
 
 

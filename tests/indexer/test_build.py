@@ -113,3 +113,32 @@ def test_ner_discovery_with_real_spacy_model(tmp_path):
     assert {"microsoft", "bill gates", "emmanuel macron", "angela merkel"} <= set(vocab)
     assert vocab["bill gates"].label == "PERSON"
     assert "paris" not in vocab  # one NER mention < --min-count 2
+
+
+def test_rule_vocabulary_keeps_recurring_names_and_drops_capitalized_common_words(tmp_path):
+    from cooc.indexer.build import BuildConfig, build_index
+    from cooc.indexer.vocab import VocabConfig
+
+    docs = tmp_path / "docs.jsonl"
+    texts = [
+        "Best Film went to a film made in Paris by Agnes Varda.",  # "Film" capitalized once ...
+        "The film was shown in Paris. A film about a film. They called Film art.",  # "film" lowercase 4 times
+        "Critics in Paris praised Agnes Varda. Somebody Once said so.",
+        "Nothing capitalized here except this Lonely word.",
+    ]
+    docs.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    cfg = BuildConfig([str(docs)], tmp_path / "idx", vocab=VocabConfig(ner=False, rules=True, rules_min_count=2),
+                      progress=False)
+    build_index(cfg)
+    vocab = Vocabulary.load(tmp_path / "idx" / "vocab.jsonl")
+    assert {e.key: e.label for e in vocab.entities} == {"paris": "NAME", "agnes varda": "NAME"}
+    assert vocab.source["rules_dropped_common_words"] == 0  # "film": 1 document < min count anyway
+    cfg.vocab.rules_min_count = 1
+    cfg.force = True
+    build_index(cfg)
+    vocab = Vocabulary.load(tmp_path / "idx" / "vocab.jsonl")
+    keys = {e.key for e in vocab.entities}
+    assert vocab.source["rules_dropped_common_words"] == 1
+    # "Film" is a name-like span twice and lowercase four times: not a name; "Varda. Somebody" is cut at
+    # the sentence end and "Somebody Once" is all stop words; "Lonely" and "Best Film" are kept
+    assert "film" not in keys and keys == {"paris", "agnes varda", "lonely", "best film"}
