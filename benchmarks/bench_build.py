@@ -161,7 +161,8 @@ def table(headers: list[str], rows: list[list]) -> str:
     return "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, cells[1:])])
 
 
-def bench_dataset(name: str, inputs: list[str], vocab_path: Path, work: Path, runs: int, baseline_mb: float) -> str:
+def bench_dataset(name: str, inputs: list[str], vocab_path: Path, work: Path, runs: int, baseline_mb: float,
+                  with_ray: bool = False) -> str:
     files = resolve_inputs(inputs)
     vocab = Vocabulary.load(vocab_path)
     st = stages(files, vocab, work)
@@ -178,27 +179,30 @@ def bench_dataset(name: str, inputs: list[str], vocab_path: Path, work: Path, ru
     py_rate = py_bytes / 1e6 / py_s
     rows.append([f"pure Python, 1 process ({py_bytes / 1e6:.0f} MB)", f"{py_s:.2f}", f"{py_rate:,.2f}", "-", "-", "-", "-"])
     results = {}
-    for w in (1, 2):
+    configs = [("1 worker", 1, []), ("2 workers", 2, [])]
+    if with_ray:
+        configs.append(("Ray, local runtime, 2 CPUs", 2, ["--executor", "ray"]))
+    for label, w, extra in configs:
         walls, peaks = [], []
         for _ in range(runs):
-            idx = work / f"{name}-w{w}"
+            idx = work / f"{name}-{label.split(',')[0].replace(' ', '')}"
             shutil.rmtree(idx, ignore_errors=True)
             cmd = [sys.executable, "-m", "cooc.cli.main", "build", *inputs, "-o", str(idx), "--vocab", str(vocab_path),
-                   "--workers", str(w), "-q"]
+                   "--workers", str(w), "-q", *extra]
             wall, peak = timed_subprocess(cmd)
             walls.append(wall)
             peaks.append(peak)
         wall = statistics.median(walls)
-        results[w] = mb / wall
-        rows.append([f"cooc build, {w} worker{'s' if w > 1 else ''}", f"{wall:.2f}", f"{mb / wall:,.1f}",
+        results[label] = mb / wall
+        rows.append([f"cooc build, {label}", f"{wall:.2f}", f"{mb / wall:,.1f}",
                      f"{st['documents'] / wall:,.0f}", f"{max(peaks) / 2**20:,.0f}", f"{dir_bytes(idx) / 1e6:,.1f}",
                      f"{floors[w] / wall:.2f}"])
     out.append("")
     out.append(table([f"end to end (median of {runs})", "seconds", "MB/s", "docs/s", "peak RSS MiB",
                       "index MB", "floor/build"], rows))
-    out.append(f"\nratios: 2 workers vs pure Python {results[2] / py_rate:,.0f}x, 1 worker vs pure Python "
-               f"{results[1] / py_rate:,.0f}x; build within {1 / (floors[2] * results[2] / mb):.2f}x of the "
-               f"2-process I/O floor\n")
+    out.append(f"\nratios: 2 workers vs pure Python {results['2 workers'] / py_rate:,.0f}x, 1 worker vs pure Python "
+               f"{results['1 worker'] / py_rate:,.0f}x; build within {1 / (floors[2] * results['2 workers'] / mb):.2f}x "
+               f"of the 2-process I/O floor\n")
     return "\n".join(out)
 
 
@@ -237,6 +241,7 @@ def main() -> None:
     ap.add_argument("--discover-docs", type=int, default=5000)
     ap.add_argument("--sketch-sizes", default="1000000,10000000,100000000")
     ap.add_argument("--work", type=Path, default=Path(".cooc/bench"))
+    ap.add_argument("--ray", action="store_true", help="also build with --executor ray (extra `ray`)")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     vocab = a.work / "vocab.jsonl"
@@ -248,13 +253,13 @@ def main() -> None:
     report.append(f"Vocabulary: spaCy NER over {a.discover_docs} documents of the real corpus, {n_ent:,} entities, "
                   f"{time.perf_counter() - t0:.1f}s (once; not part of the build times below). Machine: "
                   f"{os.cpu_count()} cores.\n")
-    report.append(bench_dataset("real corpus", a.corpus, vocab, a.work, a.runs, a.baseline_mb))
+    report.append(bench_dataset("real corpus", a.corpus, vocab, a.work, a.runs, a.baseline_mb, a.ray))
     if a.generated_gb > 0:
         gen = a.work / f"generated-{a.generated_gb:g}gb"
         if not gen.is_dir():
             generate(a.corpus, vocab, gen, a.generated_gb)
         report.append(bench_dataset(f"generated {a.generated_gb:g} GB", [str(gen)], vocab, a.work, a.runs,
-                                    a.baseline_mb))
+                                    a.baseline_mb, a.ray))
     sizes = [int(x) for x in a.sketch_sizes.split(",") if x]
     if sizes:
         report.append(f"### Sketch error: default sketch ({DEFAULT_SKETCH_MB} MiB, depth {DEFAULT_DEPTH}), "

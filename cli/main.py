@@ -143,20 +143,29 @@ def _merge(o) -> MergeOptions:
 @click.option("--workers", default=default_processes(), show_default=True, help="Processes counting files in parallel.")
 @click.option("--rank", default=0, show_default=True, help="This job's rank: it counts files[rank::world-size].")
 @click.option("--world-size", default=1, show_default=True, help="Number of jobs; > 1 writes parts only (then `cooc merge`).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Run shards in local processes or as Ray tasks (extra `ray`).")
+@click.option("--ray-address", default=None, help="Join this Ray cluster (default: start a local one).")
+@click.option("--max-retries", default=2, show_default=True, help="Ray: retries of a failing shard.")
 @click.option("--dedup", type=click.Choice(DEDUP_MODES), default=None, help="Drop exact or near-duplicate documents.")
 @click.option("--dedup-threshold", default=0.8, show_default=True, help="Jaccard threshold for --dedup near.")
 @_merge_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
-def build(inputs, output, window, vocab_file, workers, rank, world_size, dedup, dedup_threshold, quiet, **o) -> None:
+def build(inputs, output, window, vocab_file, workers, rank, world_size, executor, ray_address, max_retries, dedup,
+          dedup_threshold, quiet, **o) -> None:
     """Build an index from corpus files, directories or globs (JSONL[.gz|.zst|.bz2], Parquet, .txt)."""
     cfg = BuildConfig(
         inputs=list(inputs), output=output, read=_read(o), vocab=_vocab(o), vocab_file=vocab_file, window=window,
         workers=workers, rank=rank, world_size=world_size, dedup=dedup, dedup_threshold=dedup_threshold,
-        merge=_merge(o), force=o["force"], progress=not quiet,
+        merge=_merge(o), force=o["force"], progress=not quiet, executor=executor, ray_address=ray_address,
+        max_retries=max_retries,
     )
     r = build_index(cfg)
-    if not quiet:
+    if not quiet or r.failed:
         click.echo(format_build(r))
+    if r.failed:
+        raise click.ClickException(f"{len(r.failed)} shard(s) failed (listed above); the index holds the others. "
+                                   "Fix or remove them and rerun: finished shards are kept")
 
 
 @cli.command()

@@ -71,6 +71,9 @@ class BuildConfig:
     merge: MergeOptions = field(default_factory=MergeOptions)
     force: bool = False
     progress: bool = True
+    executor: str = "local"  # "local" (process pool) or "ray"
+    ray_address: str | None = None  # join this Ray cluster; None starts a local one
+    max_retries: int = 2  # Ray: retries of a failing shard before it is reported
 
 
 @dataclass
@@ -82,6 +85,7 @@ class BuildResult:
     count_seconds: float
     seconds: float
     merged: MergeResult | None  # None when world_size > 1 (run `cooc merge`)
+    failed: list = field(default_factory=list)  # Ray: ShardFailure of shards that kept failing
 
 
 def make_vocabulary(inputs: list[str], read: ReadOptions, cfg: VocabConfig, output: Path | None = None) -> Vocabulary:
@@ -143,6 +147,12 @@ def build_index(cfg: BuildConfig) -> BuildResult:
     """Build (or resume) an index directory from corpus files."""
     t0 = time.perf_counter()
     output = Path(cfg.output)
+    if cfg.executor not in ("local", "ray"):
+        raise CoocError(f"unknown executor {cfg.executor!r}; use local or ray")
+    if cfg.executor == "ray":
+        from .ray_executor import _ray
+
+        _ray()  # fail fast, before any discovery, when Ray is not installed
     if not 0 <= cfg.rank < cfg.world_size:
         raise CoocError(f"--rank must be in [0, {cfg.world_size}), got {cfg.rank}")
     if cfg.world_size > 1 and cfg.vocab_file is None:
@@ -159,19 +169,33 @@ def build_index(cfg: BuildConfig) -> BuildResult:
     settings = settings_for(vocab, cfg.window, cfg.read, cfg.dedup)
     todo = [p for p in mine if not is_done(parts_dir, p, settings)]
     drop = plan_dedup(files, cfg.read, cfg.dedup, cfg.dedup_threshold).drop if cfg.dedup and todo else {}
-    _run_shards(todo, parts_dir, parts_dir / "vocab.jsonl", settings, cfg, drop)
+    failed = []
+    if cfg.executor == "ray":
+        from .ray_executor import run_shards_ray
+
+        failed = run_shards_ray(todo, parts_dir, parts_dir / "vocab.jsonl", settings, cfg.read, drop,
+                                cfg.ray_address, cfg.workers, cfg.max_retries, cfg.progress)
+    else:
+        _run_shards(todo, parts_dir, parts_dir / "vocab.jsonl", settings, cfg, drop)
     t_count = time.perf_counter() - t0 - t_vocab
     merged = None
     if cfg.world_size == 1:
         by_part = {d["part"]: d for d in load_done(parts_dir)}
-        parts = [(parts_dir, by_part[part_name(p)]) for p in sorted(files, key=part_name)]
-        merged = merge_parts(vocab, parts, output, cfg.merge, extra_config={"workers": cfg.workers})
-    return BuildResult(output, len(mine), len(todo), t_vocab, t_count, time.perf_counter() - t0, merged)
+        failed_files = {str(Path(f.file)) for f in failed}
+        parts = [(parts_dir, by_part[part_name(p)]) for p in sorted(files, key=part_name) if str(p) not in failed_files]
+        if parts:
+            extra = {"workers": cfg.workers, "executor": cfg.executor, "failed_shards": [f.file for f in failed]}
+            merged = merge_parts(vocab, parts, output, cfg.merge, extra_config=extra)
+    return BuildResult(output, len(mine), len(todo), t_vocab, t_count, time.perf_counter() - t0, merged, failed)
 
 
 def format_build(r: BuildResult) -> str:
     head = f"counted {r.shards_counted} of {r.shards} shards ({r.shards - r.shards_counted} already done) in " \
            f"{r.count_seconds:.1f}s after {r.vocab_seconds:.1f}s of vocabulary"
+    if r.failed:
+        head += f"; {len(r.failed)} shard(s) FAILED: " + "; ".join(f"{f.file}: {f.error}" for f in r.failed)
+    if r.merged is None and r.failed and r.shards == len(r.failed):
+        return head
     if r.merged is None:
         return head + f"; parts are in {r.output}/parts: run `cooc merge` when every rank has finished"
     return f"{head}; merged in {r.merged.seconds:.1f}s, total {r.seconds:.1f}s\n{format_merge(r.merged)}"

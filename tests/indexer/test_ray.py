@@ -1,0 +1,101 @@
+"""The Ray executor on a real local Ray runtime (2 CPUs): same index as a local build, retries after a
+killed worker, and a corrupt shard reported by name while the other shards are merged."""
+
+import gzip
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cooc.indexer.build import BuildConfig, build_index
+from cooc.indexer.merge import MergeOptions
+from cooc.indexer.vocab import VocabConfig
+from tests.conftest import DOCS, write_jsonl
+
+ray = pytest.importorskip("ray")
+
+FILES = ("entities.docs.npy", "entities.mentions.npy", "pairs.keys.npy", "pairs.docs.npy", "sketch.npy")
+
+
+@pytest.fixture(scope="module")
+def ray_runtime():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+def cfg(files, out, gazetteer, **kw):
+    return BuildConfig([str(f) for f in files], out, vocab=VocabConfig(ner=False, gazetteer=gazetteer), window=10,
+                       progress=False, merge=MergeOptions(sketch_mb=0.25), **kw)
+
+
+def shards(tmp_path: Path, n: int, repeat: int = 1) -> list[Path]:
+    d = tmp_path / "shards"
+    d.mkdir(exist_ok=True)
+    return [write_jsonl(d / f"s{i:02d}.jsonl", (DOCS[i % 7 :] + DOCS[: i % 7]) * repeat) for i in range(n)]
+
+
+def same_index(a: Path, b: Path) -> None:
+    for f in FILES:
+        assert np.array_equal(np.load(a / f), np.load(b / f)), f
+
+
+def test_ray_build_equals_local_build(tmp_path, gazetteer, ray_runtime):
+    files = shards(tmp_path, 6)
+    build_index(cfg(files, tmp_path / "local", gazetteer, workers=1))
+    r = build_index(cfg(files, tmp_path / "ray", gazetteer, executor="ray"))
+    assert r.failed == [] and r.shards_counted == 6
+    same_index(tmp_path / "local", tmp_path / "ray")
+
+
+def _ray_task_pids() -> list[int]:
+    pids = []
+    for pid in os.listdir("/proc"):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (FileNotFoundError, PermissionError, ProcessLookupError, NotADirectoryError):
+            continue
+        if b"ray::_count_on_worker" in cmd:
+            pids.append(int(pid))
+    return pids
+
+
+def test_killed_worker_is_retried_and_counts_are_right(tmp_path, gazetteer, ray_runtime):
+    files = shards(tmp_path, 4, repeat=3000)  # tasks long enough to be caught running
+    build_index(cfg(files, tmp_path / "local", gazetteer, workers=1))
+    killed: list[int] = []
+
+    def killer():
+        deadline = time.time() + 60
+        while time.time() < deadline and not killed:
+            for pid in _ray_task_pids():
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                break
+            time.sleep(0.02)
+
+    t = threading.Thread(target=killer)
+    t.start()
+    r = build_index(cfg(files, tmp_path / "ray", gazetteer, executor="ray", max_retries=3))
+    t.join()
+    assert killed, "no running Ray task was found to kill"
+    assert r.failed == []
+    same_index(tmp_path / "local", tmp_path / "ray")
+
+
+def test_corrupt_shard_is_reported_while_the_others_are_merged(tmp_path, gazetteer, ray_runtime):
+    files = shards(tmp_path, 3)
+    good = write_jsonl(tmp_path / "big.jsonl.gz", DOCS * 50, opener=gzip.open)
+    bad = tmp_path / "shards" / "cut.jsonl.gz"
+    bad.write_bytes(good.read_bytes()[:200])
+    r = build_index(cfg([*files, bad], tmp_path / "idx", gazetteer, executor="ray", max_retries=1))
+    assert [Path(f.file).name for f in r.failed] == ["cut.jsonl.gz"]
+    assert "truncated or corrupt" in r.failed[0].error
+    assert r.merged is not None and r.merged.documents == 3 * len(DOCS) and r.merged.parts == 3
+    bad.unlink()
+    again = build_index(cfg(files, tmp_path / "idx", gazetteer, executor="ray", force=True))
+    assert again.shards_counted == 0 and again.failed == []
