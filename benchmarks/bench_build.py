@@ -29,6 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
 from cooc.indexer.count import Counter
 from cooc.indexer.match import Matcher
 from cooc.indexer.merge import MergeOptions, merge_parts

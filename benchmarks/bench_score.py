@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+
 from cooc.scorer import Index, Scorer
 
 from . import baseline

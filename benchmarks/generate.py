@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import zstandard
+
 from cooc.indexer.read import ReadOptions, ReadStats, read_file, resolve_inputs
 from cooc.indexer.vocab import Vocabulary
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from cooc.indexer.errors import CoocError
 from cooc.indexer.read import file_format, open_binary
 

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
 from cooc.indexer.errors import CoocError
 from cooc.indexer.store import write_json_atomic
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from cooc.cli.main import cli
 
+from cooc.cli.main import cli
 from tests.conftest import DOCS, write_jsonl
 
 

@@ -5,15 +5,15 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks import baseline
 from cooc.indexer.count import Counter, split_keys
 from cooc.indexer.match import Matcher
 from cooc.indexer.normalize import normalize_key
 from cooc.indexer.read import ReadOptions, ReadStats, read_file
 from cooc.indexer.vocab import VocabConfig, Vocabulary, build_vocabulary
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from benchmarks import baseline
 
 # letters, digits, case, ASCII punctuation, and everything the kernel folds itself
 ALPHABET = "abcAB1 .,'`-\u2019\u201c\u201d\u2013\u2014\u2212\u00a0\u2009\u200b\ufeff\u00ab\u00bb\u00e9\u00c9\u00df\u6771\n\t"

@@ -5,10 +5,10 @@ import json
 import duckdb
 import numpy as np
 import pytest
+
 from cooc.indexer.count import WINDOW_DOC
 from cooc.indexer.errors import CoocError
 from cooc.indexer.vocab import Vocabulary
-
 from tests.conftest import GOLDEN_ENTITIES, GOLDEN_PAIRS_DOC, GOLDEN_PAIRS_W10, build
 
 

@@ -1,10 +1,11 @@
 from itertools import combinations
 
 import numpy as np
-from cooc.indexer.count import WINDOW_DOC, Counter, pair_key, split_keys
-from cooc.indexer.match import Mentions
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from cooc.indexer.count import WINDOW_DOC, Counter, pair_key, split_keys
+from cooc.indexer.match import Mentions
 
 
 def brute_force(docs, n_entities, window):

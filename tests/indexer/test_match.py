@@ -1,7 +1,8 @@
-from cooc.indexer.match import Matcher
-from cooc.indexer.normalize import normalize_key
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from cooc.indexer.match import Matcher
+from cooc.indexer.normalize import normalize_key
 
 NAMES = ["New York", "New York City", "York", "Paris", "Zürich", "東京", "Ελλάδα", "U.S.", "São Paulo"]
 

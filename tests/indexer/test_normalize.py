@@ -1,6 +1,7 @@
-from cooc.indexer.normalize import normalize_key, normalize_text
 from hypothesis import given
 from hypothesis import strategies as st
+
+from cooc.indexer.normalize import normalize_key, normalize_text
 
 
 def test_key_examples():

@@ -4,9 +4,9 @@ import gzip
 import json
 
 import pytest
+
 from cooc.indexer.errors import ReadError
 from cooc.indexer.read import ReadOptions, ReadStats, read_file, resolve_inputs
-
 from tests.conftest import DOCS, build, write_jsonl
 
 

@@ -1,7 +1,8 @@
 import numpy as np
-from cooc.indexer.sketch import CountMinSketch, SketchShape, hll_estimate, hll_registers, sketch_error
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from cooc.indexer.sketch import CountMinSketch, SketchShape, hll_estimate, hll_registers, sketch_error
 
 
 def tiny(depth=3, width_log2=4) -> SketchShape:

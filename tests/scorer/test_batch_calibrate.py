@@ -2,6 +2,7 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
+
 from cooc.indexer.errors import CoocError
 from cooc.scorer import FEATURES, Index, Scorer
 from cooc.scorer.batch import score_batch

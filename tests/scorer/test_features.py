@@ -3,6 +3,7 @@
 import math
 
 import pytest
+
 from cooc.scorer import FEATURES, Index, Scorer
 from cooc.scorer.features import conditional, npmi, pmi
 

@@ -3,6 +3,7 @@ without it these tests check its documented Estimator interface (stats_dependenc
 __call__(stats) -> one float per text, higher = more uncertain) and `load_estimator(config)`."""
 
 import numpy as np
+
 from cooc.scorer.integrations import lm_polygraph, uqlm
 
 

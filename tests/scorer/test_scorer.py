@@ -2,6 +2,7 @@ import json
 import math
 
 import pytest
+
 from cooc.indexer.errors import IndexFormatError
 from cooc.scorer import Index, Scorer
 from cooc.scorer.index import lookup
