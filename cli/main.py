@@ -22,6 +22,7 @@ from cooc.indexer.merge import MergeOptions, format_merge
 from cooc.indexer.merge import merge as merge_index
 from cooc.indexer.read import ReadOptions
 from cooc.indexer.sketch import DEFAULT_DEPTH, DEFAULT_SKETCH_MB
+from cooc.indexer.verify import verify_index
 from cooc.indexer.vocab import DEFAULT_LABELS, VocabConfig
 from cooc.scorer.batch import score_batch
 from cooc.scorer.calibrate import calibrate as calibrate_index
@@ -217,9 +218,16 @@ def lookup_cmd(index_dir, entity, entity2, as_json) -> None:
 @cli.command()
 @index_option
 @click.option("--json", "as_json", is_flag=True)
-def stats(index_dir, as_json) -> None:
+@click.option("--verify", is_flag=True, help="Also check file checksums and count invariants; exit 1 on a problem.")
+def stats(index_dir, as_json, verify) -> None:
     """Documents, tokens, entities and pairs of an index."""
-    _emit(index_stats(index_dir), as_json)
+    info = index_stats(index_dir)
+    problems = verify_index(index_dir) if verify else []
+    if verify:
+        info["verify"] = problems or "ok"
+    _emit(info, as_json)
+    if problems:
+        raise click.ClickException(f"{index_dir}: {len(problems)} problem(s): " + "; ".join(problems))
 
 
 @cli.command("score-batch")

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from .count import WINDOW_DOC
 from .dedup import plan_dedup
 from .errors import CoocError
+from .lock import DirectoryLock
 from .match import Matcher
 from .merge import MergeOptions, MergeResult, format_merge, merge_parts
 from .parts import (
@@ -144,9 +145,15 @@ def _run_shards(todo: list[Path], parts_dir: Path, vocab_path: Path, settings: P
 
 
 def build_index(cfg: BuildConfig) -> BuildResult:
-    """Build (or resume) an index directory from corpus files."""
-    t0 = time.perf_counter()
+    """Build (or resume) an index directory from corpus files; one writer per directory at a time."""
     output = Path(cfg.output)
+    check_output(output, cfg.force)  # before the lock: never leave a lock file in a directory we refuse
+    with DirectoryLock(output):
+        return _build_locked(cfg, output)
+
+
+def _build_locked(cfg: BuildConfig, output: Path) -> BuildResult:
+    t0 = time.perf_counter()
     if cfg.executor not in ("local", "ray"):
         raise CoocError(f"unknown executor {cfg.executor!r}; use local or ray")
     if cfg.executor == "ray":

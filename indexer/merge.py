@@ -20,6 +20,7 @@ import numpy as np
 
 from .count import WINDOW_DOC
 from .errors import CoocError
+from .lock import DirectoryLock
 from .parts import PARTS_DIR, VOCAB_NAME, load_done
 from .sketch import DEFAULT_DEPTH, DEFAULT_SKETCH_MB, CountMinSketch, SketchShape, hll_estimate, sketch_error
 from .store import FORMAT, FORMAT_VERSION, Counts, check_output, publish, staging_dir, write_index
@@ -223,8 +224,9 @@ def merge(sources: list[Path], output: Path, opts: MergeOptions) -> MergeResult:
     """`cooc merge`: every finished part of the sources into one index at `output`."""
     output = Path(output)
     check_output(output, opts.force)
-    vocab, parts = collect([Path(s) for s in sources])
-    return merge_parts(vocab, parts, output, opts)
+    with DirectoryLock(output):
+        vocab, parts = collect([Path(s) for s in sources])
+        return merge_parts(vocab, parts, output, opts)
 
 
 def format_merge(r: MergeResult) -> str:

@@ -18,6 +18,7 @@ half-written one, and a build interrupted at any point reruns from its parts.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -110,7 +111,19 @@ def write_index(directory: Path, vocab: Vocabulary, counts: Counts, manifest: di
     if sketch is not None:
         sketch.save(directory / SKETCH_FILE)
     vocab.save(directory / VOCAB_FILE)
+    manifest["files"] = {
+        f.name: {"bytes": f.stat().st_size, "sha256": file_sha256(f)}
+        for f in sorted(directory.iterdir()) if f.is_file() and f.name != MANIFEST
+    }
     write_json_atomic(directory / MANIFEST, manifest)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def read_manifest(directory: Path) -> dict:
@@ -149,7 +162,7 @@ def check_output(output: Path, force: bool) -> None:
             raise CoocError(f"{output}: an index already exists; pass --force to replace it")
     elif (output / "parts" / VOCAB_FILE).is_file():
         return  # an unfinished build (or one interrupted while publishing): resume it from its parts
-    elif any(p.name != "parts" and not p.name.startswith(".staging-") for p in output.iterdir()):
+    elif any(p.name not in ("parts", ".lock") and not p.name.startswith(".staging-") for p in output.iterdir()):
         raise CoocError(f"{output}: exists, is not empty and is not a cooc index; choose another --output")
 
 

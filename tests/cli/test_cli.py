@@ -116,3 +116,13 @@ def test_score_batch_and_calibrate_from_the_command_line(tmp_path, golden_index)
     assert "cross-validated AUROC 1.000" in run("calibrate", "-i", idx, rows, "--folds", "3").stdout
     assert json.loads(run("score", "-i", idx, "Who founded Microsoft?", "-a", "Paul Allen", "--policy", "calibrated",
                           "--json").stdout)["risk"] > 0.5
+
+
+def test_stats_verify(tmp_path, golden_index):
+    import shutil
+
+    assert json.loads(run("stats", "-i", golden_index, "--verify", "--json").stdout)["verify"] == "ok"
+    idx = tmp_path / "idx"
+    shutil.copytree(golden_index, idx)
+    (idx / "vocab.jsonl").write_text((idx / "vocab.jsonl").read_text() + "\n")
+    one_line_error(run("stats", "-i", idx, "--verify", ok=False), "vocab.jsonl: checksum mismatch")

@@ -93,7 +93,8 @@ def test_existing_index_needs_force_and_non_index_dir_is_refused(tmp_path, corpu
     with pytest.raises(CoocError, match="not a cooc index"):
         build([corpus_files["jsonl"]], other, gazetteer, force=True)
     assert (other / "readme.txt").read_text() == "mine"
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging dirs left behind
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [".lock"]  # no staging dirs left
+    assert not (other / ".lock").exists()
 
 
 def test_ner_discovery_with_real_spacy_model(tmp_path):
@@ -142,3 +143,19 @@ def test_rule_vocabulary_keeps_recurring_names_and_drops_capitalized_common_word
     # "Film" is a name-like span twice and lowercase four times: not a name; "Varda. Somebody" is cut at
     # the sentence end and "Somebody Once" is all stop words; "Lonely" and "Best Film" are kept
     assert "film" not in keys and keys == {"paris", "agnes varda", "lonely", "best film"}
+
+
+def test_a_second_writer_into_the_same_directory_is_refused(tmp_path, corpus_files, gazetteer):
+    from cooc.indexer.lock import DirectoryLock
+    from cooc.indexer.merge import MergeOptions, merge
+    from tests.conftest import build
+
+    out = tmp_path / "idx"
+    build([corpus_files["jsonl"]], out, gazetteer)
+    with DirectoryLock(out):  # as if another build or merge were running there
+        with pytest.raises(CoocError, match="another cooc process .* is writing here"):
+            build([corpus_files["jsonl"]], out, gazetteer, force=True)
+        with pytest.raises(CoocError, match="another cooc process"):
+            merge([out], out, MergeOptions(force=True, sketch_mb=1))
+        build([corpus_files["jsonl"]], tmp_path / "other", gazetteer)  # a different directory is fine
+    build([corpus_files["jsonl"]], out, gazetteer, force=True)  # the lock is gone with its holder

@@ -1,0 +1,94 @@
+"""Hostile input to the readers, the normalizer and the matcher: no crash, no hang, every bad record counted.
+
+Short runs here (CI); `make fuzz` runs the same properties with many more examples."""
+
+import gzip
+import json
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cooc.indexer.errors import ReadError
+from cooc.indexer.match import Matcher
+from cooc.indexer.normalize import normalize_key, normalize_text
+from cooc.indexer.read import ReadOptions, ReadStats, read_file
+
+EXAMPLES = int(os.environ.get("COOC_FUZZ_EXAMPLES", "60"))
+fuzz = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+# RTL marks, combining accents, NUL, BOM, surrogate-range escapes, zero-width and special spaces
+NASTY = "\u202e\u200f\u0301\u0308\x00\ufeff\u200b\u00a0\u2019\u05d0\u0627\U0001f600Aa1 .\n"
+nasty_text = st.text(alphabet=st.sampled_from(NASTY) | st.characters(), max_size=200)
+
+
+@fuzz
+@given(st.lists(st.binary(max_size=300), max_size=20))
+def test_jsonl_reader_survives_random_lines(tmp_path_factory, lines):
+    path = tmp_path_factory.mktemp("f") / "x.jsonl"
+    good = json.dumps({"text": "ok"}).encode()
+    path.write_bytes(b"\n".join([good, *[line.replace(b"\n", b" ") for line in lines]]) + b"\n")
+    stats = ReadStats()
+    texts = [t for b in read_file(path, ReadOptions(), stats) for t in b.texts]
+    non_empty = 1 + sum(1 for line in lines if line.replace(b"\n", b" ").strip())
+    assert texts[0] == "ok"
+    assert len(texts) + stats.skipped_total == non_empty  # every line is a document or a counted skip
+
+
+@fuzz
+@given(st.binary(max_size=2000))
+def test_compressed_and_parquet_readers_fail_cleanly_on_garbage(tmp_path_factory, blob):
+    d = tmp_path_factory.mktemp("g")
+    for name in ("x.jsonl.gz", "x.jsonl.zst", "x.jsonl.bz2", "x.parquet"):
+        (d / name).write_bytes(blob)
+        try:
+            list(read_file(d / name, ReadOptions(), ReadStats()))
+        except ReadError as exc:
+            assert "\n" not in str(exc) and name in str(exc)
+
+
+def test_edge_files(tmp_path):
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "nul.txt").write_bytes(b"Paris\x00France")
+    deep = "[" * 100_000 + "]" * 100_000
+    (tmp_path / "deep.jsonl").write_text(json.dumps({"text": "a"}) + "\n" + deep + "\n")
+    big = "Paris " * 2_000_000  # a 12 MB line
+    (tmp_path / "big.jsonl.gz").write_bytes(gzip.compress((json.dumps({"text": big}) + "\n").encode()))
+    (tmp_path / "latin1.txt").write_bytes("café".encode("latin-1"))
+    out = {}
+    for f in sorted(tmp_path.iterdir()):
+        stats = ReadStats()
+        docs = [t for b in read_file(f, ReadOptions(), stats) for t in b.texts]
+        out[f.name] = (len(docs), dict(stats.skipped))
+    assert out == {
+        "big.jsonl.gz": (1, {}), "deep.jsonl": (1, {"bad_json": 1}), "empty.jsonl": (0, {}),
+        "empty.txt": (0, {}), "latin1.txt": (0, {"invalid_utf8": 1}), "nul.txt": (1, {}),
+    }
+    m = Matcher([("paris", 0)])
+    assert len(m.match(big)) == 2_000_000
+
+
+@fuzz
+@given(nasty_text)
+def test_normalization_is_total_and_idempotent_on_nasty_text(text):
+    k = normalize_key(text)
+    assert normalize_key(k) == k
+    assert normalize_text(normalize_text(text)) == normalize_text(text)
+
+
+@fuzz
+@given(st.lists(nasty_text, max_size=5), st.lists(nasty_text, max_size=8))
+def test_matcher_is_total_on_nasty_text(names, texts):
+    m = Matcher([(k, i) for i, k in enumerate(normalize_key(n) for n in names) if k])
+    mentions = m.match_batch(texts)
+    assert mentions.ntokens.shape == (len(texts),)
+    assert all(0 <= d < len(texts) for d in mentions.doc.tolist())
+
+
+@pytest.mark.parametrize("n", [0, 1, 5000])
+def test_many_mentions_in_one_document(n):
+    m = Matcher([("a", 0), ("b", 1)])
+    mentions = m.match_batch([" ".join(["a b"] * n)])
+    assert mentions.doc.size == 2 * n
