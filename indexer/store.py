@@ -10,10 +10,11 @@
     sketch.npy            count-min sketch of every pair (uint32 depth x width), memory-mapped
     parts/                per-shard parts (see parts.py), kept for resumption and later merges
 
-The final files are written into a staging directory inside the index, then the
-old manifest is removed, the files are renamed into place, and the new manifest
-is renamed in last. The manifest marks a complete index: a reader never opens a
-half-written one, and a build interrupted at any point reruns from its parts.
+The final files are written into a staging directory inside the index, which is
+renamed to `gen-N/`; renaming the new manifest (naming `gen-N`) over the old one
+switches readers to it atomically (see `publish`). The top-level names are symlinks
+into the current generation. A build interrupted at any point leaves the previous
+index intact and reruns from its parts.
 """
 
 from __future__ import annotations
@@ -162,15 +163,44 @@ def check_output(output: Path, force: bool) -> None:
             raise CoocError(f"{output}: an index already exists; pass --force to replace it")
     elif (output / "parts" / VOCAB_FILE).is_file():
         return  # an unfinished build (or one interrupted while publishing): resume it from its parts
-    elif any(p.name not in ("parts", ".lock") and not p.name.startswith(".staging-") for p in output.iterdir()):
+    elif any(p.name not in ("parts", ".lock") and not p.name.startswith((".staging-", "gen-"))
+             and not p.is_symlink() for p in output.iterdir()):
         raise CoocError(f"{output}: exists, is not empty and is not a cooc index; choose another --output")
 
 
+def data_dir(directory: Path, manifest: dict) -> Path:
+    """Where the manifest's data files are (indexes before generations kept them beside it)."""
+    return Path(directory) / manifest.get("data_dir", ".")
+
+
 def publish(staging: Path, output: Path) -> None:
-    """Move a completely written index from `staging` into `output`, manifest last."""
-    (output / MANIFEST).unlink(missing_ok=True)
-    for f in sorted(staging.iterdir()):
-        if f.name != MANIFEST:
-            os.replace(f, output / f.name)
-    os.replace(staging / MANIFEST, output / MANIFEST)
-    shutil.rmtree(staging, ignore_errors=True)
+    """Make a completely written index in `staging` the index at `output`, atomically.
+
+    The data files move as one directory rename into `gen-N/`, then the manifest, which names
+    that directory, is renamed over the old one: that rename is the switch, so a reader (or a
+    crash) sees the old index or the new one, never a mix. Convenience symlinks at the top
+    (`index.duckdb -> gen-N/index.duckdb`, ...) follow, then older generations are removed.
+    """
+    old_gen = 0
+    if (output / MANIFEST).is_file():
+        try:
+            old_gen = int(json.loads((output / MANIFEST).read_text(encoding="utf-8")).get("generation", 0))
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError, TypeError):
+            old_gen = 0
+    gen = old_gen + 1
+    gen_dir = output / f"gen-{gen}"
+    shutil.rmtree(gen_dir, ignore_errors=True)
+    manifest = json.loads((staging / MANIFEST).read_text(encoding="utf-8"))
+    manifest.update(generation=gen, data_dir=gen_dir.name)
+    (staging / MANIFEST).unlink()
+    os.replace(staging, gen_dir)
+    write_json_atomic(output / MANIFEST, manifest)
+    for f in sorted(gen_dir.iterdir()):
+        link = output / f.name
+        tmp = output / f".{f.name}.link-{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        os.symlink(Path(gen_dir.name) / f.name, tmp)
+        os.replace(tmp, link)
+    for old in output.iterdir():
+        if (old.name.startswith("gen-") and old != gen_dir) or old.name.startswith(".staging-"):
+            shutil.rmtree(old, ignore_errors=True)

@@ -9,7 +9,7 @@ import numpy as np
 
 from .count import split_keys
 from .sketch import CountMinSketch, SketchShape
-from .store import DUCKDB_FILE, MANIFEST, SKETCH_FILE, file_sha256, read_manifest
+from .store import DUCKDB_FILE, MANIFEST, SKETCH_FILE, data_dir, file_sha256, read_manifest
 from .vocab import Vocabulary
 
 SKETCH_SAMPLE = 100_000
@@ -20,8 +20,8 @@ def verify_index(path: Path) -> list[str]:
     checksums, then the invariants: pair keys sorted and unique with a < b, 1 <= pair documents <=
     the documents of either entity, array and table sizes agree, the sketch never below the exact
     count (on a sample), and the entity counts below the corpus size."""
-    path = Path(path)
-    m = read_manifest(path)
+    m = read_manifest(Path(path))
+    path = data_dir(Path(path), m)
     problems: list[str] = []
     listed = m.get("files")
     if not listed:

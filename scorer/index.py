@@ -15,7 +15,7 @@ import numpy as np
 from cooc.indexer.match import Matcher
 from cooc.indexer.normalize import normalize_key
 from cooc.indexer.sketch import CountMinSketch, SketchShape
-from cooc.indexer.store import DUCKDB_FILE, SKETCH_FILE, VOCAB_FILE, read_manifest
+from cooc.indexer.store import DUCKDB_FILE, SKETCH_FILE, VOCAB_FILE, data_dir, read_manifest
 from cooc.indexer.vocab import Entity, Vocabulary
 
 
@@ -63,21 +63,22 @@ class Index:
         self.vocab = vocab
         self._by_key = dict(vocab.entries())
         self._matcher = Matcher(vocab.entries())
-        self._ent_docs = np.load(path / "entities.docs.npy", mmap_mode="r")
-        self._ent_mentions = np.load(path / "entities.mentions.npy", mmap_mode="r")
-        self._pair_keys = np.load(path / "pairs.keys.npy", mmap_mode="r")
-        self._pair_docs = np.load(path / "pairs.docs.npy", mmap_mode="r")
+        self.data = data_dir(path, manifest)
+        self._ent_docs = np.load(self.data / "entities.docs.npy", mmap_mode="r")
+        self._ent_mentions = np.load(self.data / "entities.mentions.npy", mmap_mode="r")
+        self._pair_keys = np.load(self.data / "pairs.keys.npy", mmap_mode="r")
+        self._pair_docs = np.load(self.data / "pairs.docs.npy", mmap_mode="r")
         self._min_pair_docs = int(manifest["config"].get("min_pair_docs", 1))
         self._complete = self._min_pair_docs <= 1
         self._sketch = None
-        if "sketch" in manifest and (path / SKETCH_FILE).is_file():
-            self._sketch = CountMinSketch.load(path / SKETCH_FILE, SketchShape.from_dict(manifest["sketch"]))
+        if "sketch" in manifest and (self.data / SKETCH_FILE).is_file():
+            self._sketch = CountMinSketch.load(self.data / SKETCH_FILE, SketchShape.from_dict(manifest["sketch"]))
 
     @classmethod
     def open(cls, path: str | Path) -> Index:
         path = Path(path)
         manifest = read_manifest(path)
-        return cls(path, manifest, Vocabulary.load(path / VOCAB_FILE))
+        return cls(path, manifest, Vocabulary.load(data_dir(path, manifest) / VOCAB_FILE))
 
     @property
     def documents(self) -> int:
@@ -142,7 +143,7 @@ class Index:
         """Run a read-only SQL query against index.duckdb (entities, aliases, pairs, meta)."""
         import duckdb
 
-        con = duckdb.connect(str(self.path / DUCKDB_FILE), read_only=True)
+        con = duckdb.connect(str(self.data / DUCKDB_FILE), read_only=True)
         try:
             return con.execute(query, params or []).fetchall()
         finally:
@@ -174,7 +175,7 @@ def index_stats(path: str | Path) -> dict:
         "window": m["config"]["window"],
         "vocabulary": {"ner": voc.get("ner"), "gazetteer": voc.get("gazetteer")},
         "input_files": len(m["inputs"]),
-        "disk_bytes": sum(f.stat().st_size for f in path.iterdir() if f.is_file()),
+        "disk_bytes": sum(f.stat().st_size for f in data_dir(path, m).iterdir() if f.is_file()),
         "created": m["created"],
         "cooc_version": m["cooc_version"],
         "format_version": m["format_version"],

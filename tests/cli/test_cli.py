@@ -124,5 +124,6 @@ def test_stats_verify(tmp_path, golden_index):
     assert json.loads(run("stats", "-i", golden_index, "--verify", "--json").stdout)["verify"] == "ok"
     idx = tmp_path / "idx"
     shutil.copytree(golden_index, idx)
-    (idx / "vocab.jsonl").write_text((idx / "vocab.jsonl").read_text() + "\n")
+    data = idx / json.loads((idx / "manifest.json").read_text())["data_dir"]
+    (data / "vocab.jsonl").write_text((data / "vocab.jsonl").read_text() + "\n")
     one_line_error(run("stats", "-i", idx, "--verify", ok=False), "vocab.jsonl: checksum mismatch")

@@ -8,9 +8,10 @@ from cooc.indexer.verify import verify_index
 
 
 def copy(golden_index, tmp_path):
+    """A copy of the index and the directory of its current data files."""
     out = tmp_path / "idx"
     shutil.copytree(golden_index, out)
-    return out
+    return out / json.loads((out / "manifest.json").read_text())["data_dir"]
 
 
 def test_an_intact_index_verifies(golden_index):
@@ -24,9 +25,9 @@ def test_a_changed_file_is_caught(golden_index, tmp_path):
     docs = np.load(idx / "pairs.docs.npy")
     docs[0] += 1
     np.save(idx / "pairs.docs.npy", docs)
-    assert verify_index(idx) == ["pairs.docs.npy: checksum mismatch (the file changed after the build)"]
+    assert verify_index(idx.parent) == ["pairs.docs.npy: checksum mismatch (the file changed after the build)"]
     (idx / "sketch.npy").unlink()
-    assert "sketch.npy: missing" in verify_index(idx)
+    assert "sketch.npy: missing" in verify_index(idx.parent)
 
 
 def test_invariants_are_checked_behind_valid_checksums(golden_index, tmp_path):
@@ -34,10 +35,10 @@ def test_invariants_are_checked_behind_valid_checksums(golden_index, tmp_path):
     docs = np.load(idx / "pairs.docs.npy")
     docs[0] = 99  # more documents than either entity has
     np.save(idx / "pairs.docs.npy", docs)
-    m = json.loads((idx / "manifest.json").read_text())
+    m = json.loads((idx.parent / "manifest.json").read_text())
     m["files"]["pairs.docs.npy"] = {"bytes": (idx / "pairs.docs.npy").stat().st_size,
                                     "sha256": file_sha256(idx / "pairs.docs.npy")}
-    (idx / "manifest.json").write_text(json.dumps(m))
-    problems = verify_index(idx)
+    (idx.parent / "manifest.json").write_text(json.dumps(m))
+    problems = verify_index(idx.parent)
     assert any("more documents than one of their entities" in p for p in problems)
     assert any("sketch reads below the exact count" in p for p in problems)
