@@ -147,6 +147,12 @@ def _run_shards(todo: list[Path], parts_dir: Path, vocab_path: Path, settings: P
 def build_index(cfg: BuildConfig) -> BuildResult:
     """Build (or resume) an index directory from corpus files; one writer per directory at a time."""
     output = Path(cfg.output)
+    if cfg.executor not in ("local", "ray"):
+        raise CoocError(f"unknown executor {cfg.executor!r}; use local or ray")
+    if cfg.executor == "ray":
+        from .ray_executor import _ray
+
+        _ray()  # fail fast, before any work, when Ray is not installed
     check_output(output, cfg.force)  # before the lock: never leave a lock file in a directory we refuse
     with DirectoryLock(output):
         return _build_locked(cfg, output)
@@ -154,12 +160,6 @@ def build_index(cfg: BuildConfig) -> BuildResult:
 
 def _build_locked(cfg: BuildConfig, output: Path) -> BuildResult:
     t0 = time.perf_counter()
-    if cfg.executor not in ("local", "ray"):
-        raise CoocError(f"unknown executor {cfg.executor!r}; use local or ray")
-    if cfg.executor == "ray":
-        from .ray_executor import _ray
-
-        _ray()  # fail fast, before any discovery, when Ray is not installed
     if not 0 <= cfg.rank < cfg.world_size:
         raise CoocError(f"--rank must be in [0, {cfg.world_size}), got {cfg.rank}")
     if cfg.world_size > 1 and cfg.vocab_file is None:

@@ -99,3 +99,14 @@ def test_corrupt_shard_is_reported_while_the_others_are_merged(tmp_path, gazette
     bad.unlink()
     again = build_index(cfg(files, tmp_path / "idx", gazetteer, executor="ray", force=True))
     assert again.shards_counted == 0 and again.failed == []
+
+
+def test_without_ray_the_executor_says_what_to_install(tmp_path, gazetteer, monkeypatch):
+    import sys
+
+    from cooc.indexer.errors import CoocError
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    with pytest.raises(CoocError, match=r"--executor ray needs Ray: pip install 'cooc\[ray\]'"):
+        build_index(cfg(shards(tmp_path, 1), tmp_path / "idx", gazetteer, executor="ray"))
+    assert not (tmp_path / "idx").exists()  # refused before any work
