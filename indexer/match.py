@@ -37,20 +37,15 @@ _SEP, _WORD, _PUNCT, _IGNORE = 0, 1, 2, 3
 
 @nb.njit(inline="always", cache=True)
 def _classify(buf, i, end):
-    """(class, bytes consumed, ASCII byte to hash for punctuation) of the character at buf[i].
+    """(class, bytes consumed, ASCII byte to hash for punctuation) of the character at buf[i],
+    whose lead byte the class table marks _SPECIAL (ASCII never comes here).
 
     Folds what `normalize_text` folds with its translation table, so running text needs
-    only NFKC + casefold in Python (and nothing at all when it is ASCII): ASCII upper case
-    is lowered by the caller, curly quotes, primes and guillemets become ' or ", dashes and
-    minus become -, special spaces separate, zero-width characters are ignored.
+    only NFKC + casefold in Python (and nothing at all when it is ASCII, whose case the
+    tokenizer lowers): curly quotes, primes and guillemets become ' or ", dashes and minus
+    become -, special spaces separate, zero-width characters are ignored.
     """
     b = buf[i]
-    if b < 128:
-        if b <= 32 or b == 127:
-            return _SEP, 1, 0
-        if (48 <= b <= 57) or (97 <= b <= 122) or (65 <= b <= 90):
-            return _WORD, 1, 0
-        return _PUNCT, 1, b
     if b == 0xE2 and i + 2 < end:
         b1 = buf[i + 1]
         x = buf[i + 2]
