@@ -83,3 +83,28 @@ def test_bad_requests_get_clear_4xx_and_the_server_keeps_serving(server):
     assert "Traceback" not in json.dumps(r)
     status, _ = call(server, "/score", {"question": "Who founded Microsoft?"})
     assert status == 200
+
+
+def test_bounded_load_from_concurrent_clients_gets_no_errors(server):
+    """400 requests over 4 keep-alive connections (figures: benchmarks/bench_score.py, not asserted here)."""
+    import http.client
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlparse
+
+    url = urlparse(server)
+    body = json.dumps({"question": "Who founded Microsoft?", "answer": "Bill Gates"}).encode()
+
+    def client(_):
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+        statuses = []
+        for _ in range(100):
+            conn.request("POST", "/score", body, {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            resp.read()
+            statuses.append(resp.status)
+        conn.close()
+        return statuses
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = [s for batch in pool.map(client, range(4)) for s in batch]
+    assert statuses == [200] * 400
