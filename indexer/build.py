@@ -154,7 +154,7 @@ def build_index(cfg: BuildConfig) -> BuildResult:
 
         _ray()  # fail fast, before any work, when Ray is not installed
     check_output(output, cfg.force)  # before the lock: never leave a lock file in a directory we refuse
-    with DirectoryLock(output):
+    with DirectoryLock(output, shared=cfg.world_size > 1):
         return _build_locked(cfg, output)
 
 

@@ -12,24 +12,30 @@ LOCK_FILE = ".lock"
 
 
 class DirectoryLock:
-    """Exclusive, non-blocking `flock` on OUTPUT/.lock; a crashed writer never leaves it stuck."""
+    """Non-blocking `flock` on OUTPUT/.lock; a crashed writer never leaves it stuck.
 
-    def __init__(self, directory: Path):
+    shared=True is for rank builds (`--world-size` > 1), which only add their own parts and
+    may run side by side; a build that publishes an index, or a merge, takes it exclusively.
+    """
+
+    def __init__(self, directory: Path, shared: bool = False):
         self.path = Path(directory) / LOCK_FILE
+        self.shared = shared
         self._fd: int | None = None
 
     def __enter__(self) -> DirectoryLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "of a rank build"
             os.close(fd)
             raise CoocError(f"{self.path.parent}: another cooc process (pid {holder}) is writing here; wait for it "
                             "or choose another --output") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        if not self.shared:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd
         return self
 

@@ -88,10 +88,16 @@ def test_vocab_ranks_and_merge_from_the_command_line(tmp_path, corpus_files, gaz
     vocab = tmp_path / "vocab.jsonl"
     assert "5 entities" in run("vocab", corpus_files["txt"], "-o", vocab, "--gazetteer", gazetteer, "--no-ner").stdout
     out = tmp_path / "idx"
-    for rank in (0, 1):
-        proc = run("build", corpus_files["txt"], "-o", out, "--vocab", vocab, "--rank", rank, "--world-size", 2,
-                   "--window", "10")
-        assert "run `cooc merge`" in proc.stdout
+    ranks = [  # both ranks at once, as a Slurm array would run them
+        subprocess.Popen([sys.executable, "-m", "cooc.cli.main", "build", str(corpus_files["txt"]), "-o", str(out),
+                          "--vocab", str(vocab), "--rank", str(rank), "--world-size", "2", "--window", "10"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for rank in (0, 1)
+    ]
+    for proc in ranks:
+        stdout, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 0, stderr
+        assert "run `cooc merge`" in stdout
     merged = run("merge", out, "-o", out, "--sketch-mb", "1").stdout
     assert "7 documents" in merged and "from 7 parts" in merged
     stats = json.loads(run("stats", "-i", out, "--json").stdout)

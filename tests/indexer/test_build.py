@@ -159,3 +159,14 @@ def test_a_second_writer_into_the_same_directory_is_refused(tmp_path, corpus_fil
             merge([out], out, MergeOptions(force=True, sketch_mb=1))
         build([corpus_files["jsonl"]], tmp_path / "other", gazetteer)  # a different directory is fine
     build([corpus_files["jsonl"]], out, gazetteer, force=True)  # the lock is gone with its holder
+
+
+def test_rank_builds_share_the_directory_but_not_with_a_merge(tmp_path):
+    from cooc.indexer.lock import DirectoryLock
+
+    with DirectoryLock(tmp_path, shared=True), DirectoryLock(tmp_path, shared=True):  # two ranks side by side
+        with pytest.raises(CoocError, match="another cooc process"):
+            DirectoryLock(tmp_path).__enter__()  # a publishing build or merge must wait
+    with DirectoryLock(tmp_path):
+        with pytest.raises(CoocError, match="another cooc process"):
+            DirectoryLock(tmp_path, shared=True).__enter__()
