@@ -77,6 +77,8 @@ def _read_options(f):
         click.option("--txt-lines", is_flag=True, help=".txt files: one document per line (default: per file)."),
         click.option("--strict", is_flag=True, help="Fail on the first malformed record instead of skipping it."),
         click.option("--batch-size", default=2048, show_default=True, help="Documents per batch."),
+        click.option("--max-doc-mb", default=64.0, show_default=True,
+                     help="Skip (and count as too_long) documents larger than this: bounded memory."),
     ]):
         f = opt(f)
     return f
@@ -119,7 +121,8 @@ def _merge_options(f):
 
 
 def _read(o) -> ReadOptions:
-    return ReadOptions(o["text_field"], o["id_field"], o["batch_size"], o["txt_lines"], o["strict"])
+    return ReadOptions(o["text_field"], o["id_field"], o["batch_size"], o["txt_lines"], o["strict"],
+                       int(o["max_doc_mb"] * (1 << 20)))
 
 
 def _vocab(o) -> VocabConfig:

@@ -52,6 +52,7 @@ class PartSettings:
     id_field: str
     txt_lines: bool
     dedup: str | None
+    max_doc_bytes: int
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
@@ -59,7 +60,8 @@ class PartSettings:
 
 def settings_for(vocab: Vocabulary, window: int, read: ReadOptions, dedup: str | None) -> PartSettings:
     return PartSettings(
-        vocab.fingerprint(), int(window), NORMALIZATION_VERSION, read.text_field, read.id_field, read.txt_lines, dedup
+        vocab.fingerprint(), int(window), NORMALIZATION_VERSION, read.text_field, read.id_field, read.txt_lines, dedup,
+        read.max_doc_bytes,
     )
 
 

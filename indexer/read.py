@@ -39,6 +39,7 @@ class ReadOptions:
     batch_size: int = 2048
     txt_lines: bool = False  # .txt: one document per line instead of per file
     strict: bool = False  # a malformed record is an error instead of a counted skip
+    max_doc_bytes: int = 64 << 20  # longer documents are skipped and counted (`too_long`): bounded memory
 
 
 @dataclass
@@ -188,6 +189,9 @@ def _read_jsonl(path: Path, compression: str | None, opts: ReadOptions, stats: R
                 except UnicodeEncodeError:  # lone surrogates from \ud800-style escapes
                     skip("invalid_utf8", str(lineno))
                     continue
+                if size > opts.max_doc_bytes:
+                    skip("too_long", str(lineno))
+                    continue
                 doc_id = record.get(opts.id_field)
                 ids.append(str(doc_id) if doc_id is not None else f"{path.name}:{lineno}")
                 texts.append(text)
@@ -224,9 +228,13 @@ def _read_parquet(path: Path, opts: ReadOptions, stats: ReadStats) -> Iterator[D
                 if not isinstance(text, str):
                     skip("non_string_text", f"row {row}")
                     continue
+                size = len(text.encode("utf-8", "surrogatepass"))
+                if size > opts.max_doc_bytes:
+                    skip("too_long", f"row {row}")
+                    continue
                 ids.append(str(doc_id) if doc_id is not None else f"{path.name}:{row}")
                 texts.append(text)
-                nbytes += len(text.encode("utf-8", "surrogatepass"))
+                nbytes += size
             if texts:
                 yield DocBatch(ids, texts, nbytes)
     except (pa.ArrowException, OSError) as exc:
@@ -238,7 +246,10 @@ def _read_txt(path: Path, compression: str | None, opts: ReadOptions, stats: Rea
     try:
         with open_binary(path, compression) as fh:
             if not opts.txt_lines:
-                data = fh.read()
+                data = fh.read(opts.max_doc_bytes + 1)  # never more than the limit in memory
+                if len(data) > opts.max_doc_bytes:
+                    skip("too_long", "1")
+                    return
                 try:
                     text = data.decode("utf-8")
                 except UnicodeDecodeError:
@@ -252,6 +263,9 @@ def _read_txt(path: Path, compression: str | None, opts: ReadOptions, stats: Rea
             nbytes = 0
             for lineno, line in enumerate(fh, start=1):
                 if not line.strip():
+                    continue
+                if len(line) > opts.max_doc_bytes:
+                    skip("too_long", str(lineno))
                     continue
                 try:
                     text = line.decode("utf-8").rstrip("\r\n")

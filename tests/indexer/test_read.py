@@ -7,7 +7,7 @@ import pytest
 
 from cooc.indexer.errors import ReadError
 from cooc.indexer.read import ReadOptions, ReadStats, read_file, resolve_inputs
-from tests.conftest import DOCS, build, write_jsonl
+from tests.conftest import DOCS, build, write_jsonl, write_parquet
 
 
 def read_all(path, **opts):
@@ -86,3 +86,19 @@ def test_skips_are_reported_in_the_manifest(tmp_path, gazetteer):
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
     assert manifest["corpus"]["skipped"] == {"non_string_text": 1, "bad_json": 1}
     assert manifest["inputs"][0]["skipped"] == {"non_string_text": 1, "bad_json": 1}
+
+
+def test_documents_over_the_size_limit_are_skipped_and_counted(tmp_path):
+    long_text = "Paris " * 100
+    (tmp_path / "a.jsonl").write_text(json.dumps({"text": long_text}) + "\n" + json.dumps({"text": "short"}) + "\n")
+    (tmp_path / "b.txt").write_text(long_text)
+    (tmp_path / "c.txt").write_text(long_text + "\nshort line\n")
+    write_parquet(tmp_path / "d.parquet", [("1", long_text), ("2", "short")])
+    got = {}
+    for name, lines in (("a.jsonl", False), ("b.txt", False), ("c.txt", True), ("d.parquet", False)):
+        texts, stats = read_all(tmp_path / name, max_doc_bytes=100, txt_lines=lines)
+        got[name] = (texts, dict(stats.skipped))
+    assert got == {
+        "a.jsonl": (["short"], {"too_long": 1}), "b.txt": ([], {"too_long": 1}),
+        "c.txt": (["short line"], {"too_long": 1}), "d.parquet": (["short"], {"too_long": 1}),
+    }
