@@ -22,12 +22,11 @@ from .count import WINDOW_DOC
 from .dedup import plan_dedup
 from .errors import CoocError
 from .lock import DirectoryLock
-from .match import Matcher
 from .merge import MergeOptions, MergeResult, format_merge, merge_parts
 from .parts import (
     PARTS_DIR,
     PartSettings,
-    count_shard,
+    count_shard_with,
     is_done,
     load_done,
     part_name,
@@ -97,19 +96,6 @@ def make_vocabulary(inputs: list[str], read: ReadOptions, cfg: VocabConfig, outp
     return vocab
 
 
-# Worker state, set once per process (inherited with fork, rebuilt from the vocab file otherwise).
-_WORKER: dict = {}
-
-
-def _init_worker(vocab_path: str) -> None:
-    vocab = Vocabulary.load(Path(vocab_path))
-    _WORKER.update(vocab=vocab, matcher=Matcher(vocab.entries()))
-
-
-def _count_task(path: str, parts_dir: str, settings: PartSettings, read: ReadOptions, skip: set[int] | None) -> dict:
-    return count_shard(Path(path), Path(parts_dir), _WORKER["vocab"], _WORKER["matcher"], settings, read, skip)
-
-
 def _run_shards(todo: list[Path], parts_dir: Path, vocab_path: Path, settings: PartSettings, cfg: BuildConfig,
                 drop: dict[str, set[int]]) -> None:
     sizes = {p: p.stat().st_size for p in todo}
@@ -118,17 +104,15 @@ def _run_shards(todo: list[Path], parts_dir: Path, vocab_path: Path, settings: P
     docs = 0
     try:
         if cfg.workers <= 1 or len(todo) <= 1:
-            _init_worker(str(vocab_path))
             for i, p in enumerate(todo, start=1):
-                docs += _count_task(str(p), str(parts_dir), settings, cfg.read, drop.get(str(p)))["documents"]
+                docs += count_shard_with(vocab_path, p, parts_dir, settings, cfg.read, drop.get(str(p)))["documents"]
                 bar.update(sizes[p])
                 bar.set_postfix(shards=f"{i}/{len(todo)}", docs=docs)
             return
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(cfg.workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(str(vocab_path),)) as pool:
+        with ProcessPoolExecutor(cfg.workers, mp_context=ctx) as pool:
             pending: dict[Future, Path] = {
-                pool.submit(_count_task, str(p), str(parts_dir), settings, cfg.read, drop.get(str(p))): p
+                pool.submit(count_shard_with, vocab_path, p, parts_dir, settings, cfg.read, drop.get(str(p))): p
                 for p in sorted(todo, key=lambda p: -sizes[p])  # big shards first: better packing
             }
             finished = 0

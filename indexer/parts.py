@@ -126,6 +126,21 @@ def count_shard(
     return write_part(path, parts_dir, counter, stats, settings, dropped)
 
 
+_LOADED: dict = {}  # per process: the vocabulary file last used (path, inode, mtime) and its matcher
+
+
+def count_shard_with(vocab_path: Path, path: Path, parts_dir: Path, settings: PartSettings, read: ReadOptions,
+                     skip_docs: set[int] | None = None) -> dict:
+    """count_shard for a worker process (local pool or Ray task): the vocabulary file is loaded and
+    its matcher built once per process, not once per shard."""
+    st = os.stat(vocab_path)
+    ident = (str(vocab_path), st.st_ino, st.st_mtime_ns)  # a vocabulary replaced in place is reloaded
+    if _LOADED.get("ident") != ident:
+        vocab = Vocabulary.load(Path(vocab_path))
+        _LOADED.update(ident=ident, vocab=vocab, matcher=Matcher(vocab.entries()))
+    return count_shard(Path(path), Path(parts_dir), _LOADED["vocab"], _LOADED["matcher"], settings, read, skip_docs)
+
+
 def write_part(path: Path, parts_dir: Path, counter: Counter, stats: ReadStats, settings: PartSettings,
                dropped: int = 0) -> dict:
     """Write a shard's counts as its part, done marker last."""

@@ -17,12 +17,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .errors import CoocError
-from .match import Matcher
-from .parts import PartSettings, count_shard
+from .parts import PartSettings, count_shard_with
 from .read import ReadOptions
-from .vocab import Vocabulary
-
-_CACHE: dict = {}
 
 
 @dataclass
@@ -33,11 +29,8 @@ class ShardFailure:
 
 def _count_on_worker(path: str, parts_dir: str, vocab_path: str, settings: PartSettings, read: ReadOptions,
                      skip: set[int] | None) -> dict:
-    """Runs inside a Ray worker; the vocabulary and matcher are built once per worker process."""
-    if _CACHE.get("path") != vocab_path:
-        vocab = Vocabulary.load(Path(vocab_path))
-        _CACHE.update(path=vocab_path, vocab=vocab, matcher=Matcher(vocab.entries()))
-    return count_shard(Path(path), Path(parts_dir), _CACHE["vocab"], _CACHE["matcher"], settings, read, skip)
+    """Runs inside a Ray worker (the name the kill test looks for in the process title)."""
+    return count_shard_with(Path(vocab_path), Path(path), Path(parts_dir), settings, read, skip)
 
 
 def _ray():
