@@ -27,10 +27,6 @@ class EntityEvidence:
     role: str  # "question" or "answer"
     flags: list[str] = field(default_factory=list)  # unseen_entity, rare_entity
 
-    @property
-    def known(self) -> bool:
-        return self.docs > 0
-
 
 @dataclass
 class PairEvidence:

@@ -103,3 +103,8 @@ def test_open_rejects_non_index_and_newer_format(tmp_path, golden_index):
     (newer / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(IndexFormatError, match="newer than this cooc supports"):
         Index.open(newer)
+
+
+def test_sql_on_the_exact_store(index):
+    assert index.sql("SELECT count(*) FROM pairs") == [(4,)]
+    assert index.sql("SELECT docs FROM entities WHERE key = ?", ["paris"]) == [(3,)]
