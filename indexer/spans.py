@@ -20,6 +20,11 @@ _ORDINAL = r"\d+(?:st|nd|rd|th)"
 _JOIN = r"(?:of|the|de|del|da|di|von|van|der|den|la|le|for|on|upon|&)"
 _CAP_SPAN = re.compile(rf"(?:{_ORDINAL}\s+)?{_CAP}(?:\s+(?:{_JOIN}\s+|{_NUM}\s+)*{_CAP})*")
 _SENTENCE_END = ".!?:;"
+_GLUED_SENTENCE = re.compile(r"(?<=[a-z]{2})\.(?=[A-Z][a-z])")  # "by William Corlett.Jennifer Saunders (born"
+#: Years and large numbers ("1844", "10,445"): names of a kind for questions that ask "when" or "how many".
+_NUMBER = re.compile(r"(?<![\w.,$])(?:\d{1,3}(?:,\d{3})+|\d{3,4})(?!\w|[.,]\d)")
+NUMBER_LABEL = "NUMBER"
+_POSSESSIVE_END = re.compile(r"(?<=\w)['\u2019]s?$")
 
 
 @cache
@@ -57,18 +62,26 @@ def _sentence_runs(words: list[str]) -> list[list[str]]:
     return runs
 
 
-def candidate_spans(text: str, skip_sentence_initial: bool) -> list[str]:
-    """Capitalized runs that may name an entity, in order, unique.
+def is_number(key: str) -> bool:
+    return _NUMBER.fullmatch(key) is not None
+
+
+def candidate_spans(text: str, skip_sentence_initial: bool, numbers: bool = False) -> list[str]:
+    """Capitalized runs that may name an entity, in order, unique; then numbers if asked for.
 
     skip_sentence_initial: a lone capitalized word opening a sentence ("Musician and ...") is
     usually not a name; pass False where it often is (a short answer: "Pretoria is ...").
+    numbers: also years and large numbers; only for vocabularies that count them (`--rules`).
     """
     stop = stop_words()
     spans: list[str] = []
+    text = _GLUED_SENTENCE.sub(". ", text)  # concatenated sentences with no space: two runs, not one name
     for m in _CAP_SPAN.finditer(text):
         for n, raw in enumerate(_sentence_runs(m.group(0).split())):
             words = _trim(raw, stop)
-            if not words:
+            if words:  # "Weekly's" / "Creepers'" end a name but are not part of it
+                words[-1] = _POSSESSIVE_END.sub("", words[-1])
+            if not words or not words[-1]:
                 continue
             opens = n > 0 or _opens_sentence(text, m.start())
             if len(words) == 1 and skip_sentence_initial and raw[0] == words[0] and opens:
@@ -76,4 +89,6 @@ def candidate_spans(text: str, skip_sentence_initial: bool) -> list[str]:
             span = " ".join(words).rstrip(".,")
             if normalize_key(span) and span not in spans:
                 spans.append(span)
+    if numbers:
+        spans += [n for n in dict.fromkeys(m.group(0) for m in _NUMBER.finditer(text)) if n not in spans]
     return spans

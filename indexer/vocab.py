@@ -22,6 +22,7 @@ from pathlib import Path
 from .errors import CoocError, ReadError
 from .normalize import NORMALIZATION_VERSION, normalize_key
 from .read import ReadOptions, ReadStats, read_file
+from .spans import NUMBER_LABEL, is_number
 
 DEFAULT_LABELS = (
     "PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "WORK_OF_ART", "PRODUCT", "LAW", "LANGUAGE",
@@ -197,7 +198,7 @@ def _sample_texts(files: Sequence[Path], read_opts: ReadOptions, cfg: VocabConfi
 
 
 def _acceptable_key(key: str, stop_words: frozenset[str]) -> bool:
-    return len(key) >= 2 and any(ch.isalpha() for ch in key) and key not in stop_words
+    return len(key) >= 2 and (any(ch.isalpha() for ch in key) or is_number(key)) and key not in stop_words
 
 
 def discover(files: Sequence[Path], read_opts: ReadOptions, cfg: VocabConfig) -> tuple[dict, dict]:
@@ -255,7 +256,7 @@ def discover_rules(files: Sequence[Path], read_opts: ReadOptions, cfg: VocabConf
                 n_docs += 1
                 lower_uses.update(w for w in _WORD.findall(text) if w.islower())
                 seen = set()
-                for span in candidate_spans(text, skip_sentence_initial=True):
+                for span in candidate_spans(text, skip_sentence_initial=True, numbers=True):
                     key = normalize_key(span)
                     if _acceptable_key(key, stop) and key not in seen:
                         seen.add(key)
@@ -318,7 +319,7 @@ def build_vocabulary(files: Sequence[Path], read_opts: ReadOptions, cfg: VocabCo
         source.update(rule_stats)
         for key, (_count, surface) in found.items():
             if key not in claimed:
-                canon[key] = {"name": surface, "label": "NAME", "aliases": []}
+                canon[key] = {"name": surface, "label": NUMBER_LABEL if is_number(key) else "NAME", "aliases": []}
                 claimed[key] = key
     source["alias_conflicts"] = int(conflicts)
     entities = [

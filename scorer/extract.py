@@ -2,9 +2,9 @@
 
 A hallucinated answer often names something the corpus never mentions at all; the
 vocabulary cannot contain it, so the capitalized-span rule (indexer/spans.py) catches
-such names: a span that the vocabulary does not cover completely is an unseen name. A vocabulary
-entity found only inside such a run ("Richard" in "Richard Bedford") is part of
-the unknown name, not a mention of its own, and is dropped. No NER model is
+such names: a span that is not exactly one vocabulary entity is an unseen name. Vocabulary
+entities found only inside such a run ("Dorothy" and "Howard" in "Dorothy Howard") are part
+of the unknown name, not mentions of their own, and are dropped. No NER model is
 loaded at query time, and a batch of texts costs two matcher calls in all.
 """
 
@@ -31,7 +31,7 @@ def find_entities_many(index: Index, texts: Sequence[str | None], skip_sentence_
     """skip_sentence_initial (per text): a lone capitalized word opening a sentence is not taken as
     a name (questions: "Musician and ..."); answers pass False, where it is often the answer itself."""
     mentions, _ = index.find_many([t or "" for t in texts])
-    spans = [candidate_spans(t, skip) if t else [] for t, skip in zip(texts, skip_sentence_initial, strict=True)]
+    spans = [candidate_spans(t, skip, index.counts_numbers) if t else [] for t, skip in zip(texts, skip_sentence_initial, strict=True)]
     flat = [s for row in spans for s in row]
     span_mentions, span_tokens = index.find_many(flat)
     out: list[Found] = []
@@ -42,7 +42,7 @@ def find_entities_many(index: Index, texts: Sequence[str | None], skip_sentence_
         unseen: list[str] = []
         for span in row_spans:
             inside = span_mentions[k]
-            if sum(m.length for m in inside) < span_tokens[k]:  # not fully covered by known entities
+            if not (len(inside) == 1 and inside[0].length == span_tokens[k]):  # not one known name
                 swallowed.update(m.entity.id for m in inside)
                 unseen.append(span)
             k += 1

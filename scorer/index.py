@@ -15,6 +15,7 @@ import numpy as np
 from cooc.indexer.match import Matcher
 from cooc.indexer.normalize import normalize_key
 from cooc.indexer.sketch import CountMinSketch, SketchShape
+from cooc.indexer.spans import NUMBER_LABEL
 from cooc.indexer.store import DUCKDB_FILE, SKETCH_FILE, VOCAB_FILE, data_dir, read_manifest
 from cooc.indexer.vocab import Entity, Vocabulary
 
@@ -63,6 +64,8 @@ class Index:
         self.vocab = vocab
         self._by_key = dict(vocab.entries())
         self._matcher = Matcher(vocab.entries())
+        #: the vocabulary counts years and numbers (`--rules`), so a number in a text is a name to look up
+        self.counts_numbers = any(e.label == NUMBER_LABEL for e in vocab.entities)
         self.data = data_dir(path, manifest)
         self._ent_docs = np.load(self.data / "entities.docs.npy", mmap_mode="r")
         self._ent_mentions = np.load(self.data / "entities.mentions.npy", mmap_mode="r")

@@ -4,16 +4,18 @@ Score direction everywhere: risk 1 = the corpus gives no support (likely
 hallucinated), risk 0 = well supported; confidence = 1 - risk.
 
 graded (default)
+    NEUTRAL_RISK (0.5) is "the corpus cannot tell"; support pulls risk below it, absence above it.
     unsupport(c) = 1 / (1 + log2(1 + c))            c = a document count (1 at 0, 0.5 at 1, 0.2 at 15)
     each new answer entity b (not already in the question):
         r_b = 1                                   if the corpus never mentions b
-        r_b = unsupport(max_a docs(a, b))         over the question entities a the corpus knows
-        r_b = unsupport(docs(b))                  when the question has no such entity
+        r_b = 1                                   if b never co-occurs with a question entity the corpus knows
+        r_b = NEUTRAL * unsupport(max_a docs(a, b))   when it does (0.25 at 1 document, 0.1 at 15)
+        r_b = NEUTRAL + NEUTRAL * unsupport(docs(b))  when the question has no entity the corpus knows
     risk = max_b r_b                              (the weakest link decides)
-    with no new answer entity (or no answer): risk = unsupport(min_a docs(a)) over the question
-    entities the corpus knows (long-tail: the model rarely saw the subject); with none of those,
-    or no entity at all: NEUTRAL_RISK (an unseen question name may be a mis-detected span, and it
-    says nothing about this answer).
+    an answer that names nothing new (a year, "yes", a question entity): NEUTRAL_RISK; the corpus
+    has no claim of its own to check.
+    a question alone: unsupport(min_a docs(a)) over the question entities the corpus knows (long
+    tail: the model rarely saw the subject); with none of those, or no entity at all: NEUTRAL_RISK.
 
 calibrated
     sigmoid(w . standardized features + b), a logistic model fitted by `cooc calibrate` on labelled
@@ -66,22 +68,27 @@ def graded(ev: Evidence) -> Decision:
             links = ev.qa_pairs.get(key, [])
             if docs == 0:
                 r, w = 1.0, f"answer entity '{key}' never occurs in the corpus"
+            elif links and max(links) == 0:
+                r, w = 1.0, f"answer entity '{key}' never co-occurs with the question's entities"
             elif links:
                 best = max(links)
-                r, w = unsupport(best), f"answer entity '{key}' co-occurs with the question's entities in {best} documents"
+                r = NEUTRAL_RISK * unsupport(best)
+                w = f"answer entity '{key}' co-occurs with the question's entities in {best} documents"
             else:
-                r, w = unsupport(docs), f"answer entity '{key}' occurs in {docs} documents (no question entity to pair with)"
+                r = NEUTRAL_RISK + NEUTRAL_RISK * unsupport(docs)
+                w = f"answer entity '{key}' occurs in {docs} documents (no question entity to pair with)"
             if r > worst:
                 worst, why = r, w
         return Decision(worst, why)
+    if ev.answer_given:
+        return Decision(NEUTRAL_RISK, "the answer names no new entity: neutral risk")
     known = [d for d in ev.question_docs if d > 0]
-    prefix = "no new entity in the answer; " if ev.answer_given else ""
     if known:
         low = min(known)
-        return Decision(unsupport(low), f"{prefix}rarest known question entity occurs in {low} documents")
+        return Decision(unsupport(low), f"rarest known question entity occurs in {low} documents")
     if ev.question_docs:
-        return Decision(NEUTRAL_RISK, f"{prefix}no question entity the corpus knows: neutral risk")
-    return Decision(NEUTRAL_RISK, "no entity found in question or answer: neutral risk")
+        return Decision(NEUTRAL_RISK, "no question entity the corpus knows: neutral risk")
+    return Decision(NEUTRAL_RISK, "no entity found in the question: neutral risk")
 
 
 def quco(ev: Evidence) -> Decision:

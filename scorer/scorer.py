@@ -10,6 +10,8 @@ from itertools import combinations
 
 import numpy as np
 
+from cooc.indexer.normalize import normalize_key
+
 from .extract import Found, find_entities_many
 from .features import FEATURES, conditional, npmi, pmi
 from .index import Index
@@ -78,7 +80,7 @@ def _entity_evidence(found: Found, role: str) -> list[EntityEvidence]:
         flags = ["unseen_entity"] if e.docs == 0 else (["rare_entity"] if e.docs < RARE_ENTITY else [])
         out.append(EntityEvidence(e.name, e.key, e.id, e.label, e.docs, e.mentions, role, flags))
     for span in found.unseen:
-        out.append(EntityEvidence(span, span, None, None, 0, 0, role, ["unseen_entity"]))
+        out.append(EntityEvidence(span, normalize_key(span), None, None, 0, 0, role, ["unseen_entity"]))
     return out
 
 
@@ -137,7 +139,7 @@ class Scorer:
             q_ids = {e.id for e in q_ents if e.id is not None}
             q_names = {e.key for e in q_ents}
             # answer entities the question already names add no claim of their own
-            af = Found([e for e in af.known if e.id not in q_ids], [s for s in af.unseen if s not in q_names])
+            af = Found([e for e in af.known if e.id not in q_ids], [s for s in af.unseen if normalize_key(s) not in q_names])
             a_ents = _entity_evidence(af, "answer")
             todo = [(x, y, "question-answer") for y in a_ents for x in q_ents]
             todo += [(x, y, "answer-answer") for x, y in combinations(a_ents, 2)]

@@ -124,15 +124,15 @@ def test_rule_vocabulary_keeps_recurring_names_and_drops_capitalized_common_word
     texts = [
         "Best Film went to a film made in Paris by Agnes Varda.",  # "Film" capitalized once ...
         "The film was shown in Paris. A film about a film. They called Film art.",  # "film" lowercase 4 times
-        "Critics in Paris praised Agnes Varda. Somebody Once said so.",
-        "Nothing capitalized here except this Lonely word.",
+        "Critics in Paris praised Agnes Varda in 1962. Somebody Once said so.",
+        "Nothing capitalized here except this Lonely word, from 1962.",
     ]
     docs.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
     cfg = BuildConfig([str(docs)], tmp_path / "idx", vocab=VocabConfig(ner=False, rules=True, rules_min_count=2),
                       progress=False)
     build_index(cfg)
     vocab = Vocabulary.load(tmp_path / "idx" / "vocab.jsonl")
-    assert {e.key: e.label for e in vocab.entities} == {"paris": "NAME", "agnes varda": "NAME"}
+    assert {e.key: e.label for e in vocab.entities} == {"paris": "NAME", "agnes varda": "NAME", "1962": "NUMBER"}
     assert vocab.source["rules_dropped_common_words"] == 0  # "film": 1 document < min count anyway
     cfg.vocab.rules_min_count = 1
     cfg.force = True
@@ -142,7 +142,7 @@ def test_rule_vocabulary_keeps_recurring_names_and_drops_capitalized_common_word
     assert vocab.source["rules_dropped_common_words"] == 1
     # "Film" is a name-like span twice and lowercase four times: not a name; "Varda. Somebody" is cut at
     # the sentence end and "Somebody Once" is all stop words; "Lonely" and "Best Film" are kept
-    assert "film" not in keys and keys == {"paris", "agnes varda", "lonely", "best film"}
+    assert "film" not in keys and keys == {"paris", "agnes varda", "lonely", "best film", "1962"}
 
 
 def test_a_second_writer_into_the_same_directory_is_refused(tmp_path, corpus_files, gazetteer):

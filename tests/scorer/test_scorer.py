@@ -45,14 +45,14 @@ def test_alias_in_question_maps_to_canonical_entity(index):
     pair = r.pairs[0]
     assert (pair.a, pair.b, pair.docs, pair.kind) == ("Microsoft", "Bill Gates", 1, "question-answer")
     assert pair.flags == ["singleton_pair"]
-    assert r.risk == pytest.approx(unsupport(1)) == pytest.approx(0.5)
+    assert r.risk == pytest.approx(NEUTRAL_RISK * unsupport(1)) == pytest.approx(0.25)  # supported: below neutral
 
 
 def test_grounded_vs_never_paired_answer(index):
     s = Scorer(index)
     grounded = s.score("What is the capital of France?", "Paris")
     never = s.score("What is the capital of France?", "Bill Gates")
-    assert grounded.pairs[0].docs == 2 and grounded.risk == pytest.approx(1 / (1 + math.log2(3)))
+    assert grounded.pairs[0].docs == 2 and grounded.risk == pytest.approx(0.5 / (1 + math.log2(3)), abs=1e-6)
     assert never.pairs[0].docs == 0 and "zero_pair" in never.flags and never.risk == 1.0
     assert never.confidence == 0.0 and grounded.confidence == pytest.approx(1 - grounded.risk)
 
@@ -67,6 +67,20 @@ def test_unknown_name_in_answer_is_an_unseen_entity(index):
 def test_no_entities_gives_neutral_risk(index):
     r = Scorer(index).score("what is the meaning of life?", "forty two")
     assert r.risk == NEUTRAL_RISK and "no_entities" in r.flags
+
+
+def test_answer_naming_nothing_new_is_neutral(index):
+    s = Scorer(index)
+    for answer in ("yes", "Microsoft did.", "Microsoft's"):  # nothing the corpus could check
+        r = s.score("Did Bill Gates found Microsoft?", answer)
+        assert r.risk == NEUTRAL_RISK and not [e for e in r.entities if e.role == "answer"], answer
+
+
+def test_name_made_of_known_pieces_is_unseen(index):
+    # "Paris" and "Seattle" are both known, but "Paris Seattle" is one unknown name, not two mentions
+    r = Scorer(index).score("Who founded Microsoft?", "Paris Seattle founded it.")
+    assert [(e.name, e.id) for e in r.entities if e.role == "answer"] == [("Paris Seattle", None)]
+    assert r.risk == 1.0
 
 
 def test_question_only_uses_rarest_entity(index):

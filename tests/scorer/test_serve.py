@@ -52,7 +52,7 @@ def call(base, path, body=None, raw: bytes | None = None):
 
 def test_score_one_and_many(server):
     status, r = call(server, "/score", {"question": "Who founded Microsoft?", "answer": "Bill Gates"})
-    assert status == 200 and r["pairs"][0]["docs"] == 1 and r["risk"] == pytest.approx(0.5)
+    assert status == 200 and r["pairs"][0]["docs"] == 1 and r["risk"] == pytest.approx(0.25)
     status, rs = call(server, "/score", {"items": [{"question": "Who founded Microsoft?", "answer": "Paul Allen"},
                                                    {"question": "capital of france?", "answer": "Paris"}]})
     assert status == 200 and [x["risk"] for x in rs][0] == 1.0 and len(rs) == 2

@@ -1,0 +1,40 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cooc.indexer.normalize import normalize_key
+from cooc.indexer.spans import candidate_spans, is_number
+
+
+def test_runs_connectors_and_stop_words():
+    text = "The University of Iowa and Lehigh University were founded before The Beatles."
+    assert candidate_spans(text, skip_sentence_initial=True) == ["University of Iowa", "Lehigh University", "Beatles"]
+
+
+def test_sentence_initial_word_is_skipped_only_when_asked():
+    assert candidate_spans("Musician and satirist Allie Goertz", True) == ["Allie Goertz"]
+    assert candidate_spans("Pretoria is the answer", False) == ["Pretoria"]
+
+
+def test_trailing_possessive_is_not_part_of_the_name():
+    assert candidate_spans("Soap Opera Weekly's sister and the Slam Creepers' song", True) == [
+        "Soap Opera Weekly", "Slam Creepers"]
+    assert candidate_spans("Arthur's Magazine was first", False) == ["Arthur's Magazine"]
+
+
+def test_sentences_glued_without_a_space_are_two_runs():
+    text = "fantasy books by William Corlett.Jennifer Jane Saunders (born 1958) in Washington D.C. today"
+    assert candidate_spans(text, True) == ["William Corlett", "Jennifer Jane Saunders", "Washington D.C"]
+
+
+def test_numbers_only_when_asked():
+    text = "In 1844 the town of Old Bar had 10,445 people and 12 dogs; 2.5 km and $300 away"
+    assert candidate_spans(text, True) == ["Old Bar"]
+    assert candidate_spans(text, True, numbers=True) == ["Old Bar", "1844", "10,445"]
+    assert is_number("1844") and is_number("10,445") and not is_number("12") and not is_number("1844a")
+
+
+@given(st.text(max_size=200), st.booleans(), st.booleans())
+def test_spans_are_unique_and_have_a_key(text, skip, numbers):
+    spans = candidate_spans(text, skip, numbers)
+    assert len(spans) == len(set(spans))
+    assert all(normalize_key(s) for s in spans)
