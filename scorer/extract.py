@@ -40,16 +40,23 @@ def find_entities_many(index: Index, texts: Sequence[str | None], skip_sentence_
         total = Counter(m.entity.id for m in row_mentions)
         swallowed: Counter = Counter()
         unseen: list[str] = []
+        partial: list[EntityCount] = []  # names known only inside a longer vocabulary name
         for span in row_spans:
             inside = span_mentions[k]
             if not (len(inside) == 1 and inside[0].length == span_tokens[k]):  # not one known name
                 swallowed.update(m.entity.id for m in inside)
-                unseen.append(span)
+                outer = index.containing(span) if span_tokens[k] >= 2 else None
+                if outer is None:
+                    unseen.append(span)
+                else:
+                    partial.append(outer)
             k += 1
         known: dict[int, EntityCount] = {}
         for m in row_mentions:
             if swallowed[m.entity.id] < total[m.entity.id]:
                 known.setdefault(m.entity.id, m.entity)
+        for e in partial:
+            known.setdefault(e.id, e)
         out.append(Found(list(known.values()), unseen))
     return out
 

@@ -74,6 +74,7 @@ class Index:
         self._min_pair_docs = int(manifest["config"].get("min_pair_docs", 1))
         self._complete = self._min_pair_docs <= 1
         self._sketch = None
+        self._inner: dict[str, int] | None = None  # built on first use by containing()
         if "sketch" in manifest and (self.data / SKETCH_FILE).is_file():
             self._sketch = CountMinSketch.load(self.data / SKETCH_FILE, SketchShape.from_dict(manifest["sketch"]))
 
@@ -104,6 +105,28 @@ class Index:
                 return None
             eid = found[0][1]
         return self.entity_by_id(eid)
+
+    def containing(self, text: str) -> EntityCount | None:
+        """The most documented entity whose name contains `text` as a run of two or more words.
+
+        A rule-found vocabulary glues titles and modifiers to names ("Republican Erik Paulsen"):
+        the corpus does mention "Erik Paulsen", inside that longer name, and its counts are a
+        lower bound for the shorter one.
+        """
+        if self._inner is None:
+            inner: dict[str, int] = {}
+            docs = self._ent_docs
+            for e in self.vocab.entities:
+                words = e.key.split()
+                for i in range(len(words)):
+                    for j in range(i + 2, len(words) + 1):
+                        if j - i < len(words):
+                            k = " ".join(words[i:j])
+                            if k not in inner or docs[e.id] > docs[inner[k]]:
+                                inner[k] = e.id
+            self._inner = inner
+        eid = self._inner.get(normalize_key(text))
+        return None if eid is None else self.entity_by_id(eid)
 
     def pair(self, a: int, b: int) -> PairCount:
         return self.pairs(np.array([a]), np.array([b]))[0]

@@ -9,7 +9,9 @@ graded (default)
     each new answer entity b (not already in the question):
         r_b = 1                                   if the corpus never mentions b
         r_b = 1                                   if b never co-occurs with a question entity the corpus knows
-        r_b = NEUTRAL * unsupport(max_a docs(a, b))   when it does (0.25 at 1 document, 0.1 at 15)
+        r_b = NEUTRAL * (1 - max(0, max_a NPMI(a, b)))  when it does: 0 when a and b occur only together,
+                                                    NEUTRAL when they co-occur no more than chance would
+                                                    (a popular b shows up next to anything)
         r_b = NEUTRAL + NEUTRAL * unsupport(docs(b))  when the question has no entity the corpus knows
     risk = max_b r_b                              (the weakest link decides)
     an answer that names nothing new (a year, "yes", a question entity): NEUTRAL_RISK; the corpus
@@ -53,6 +55,7 @@ class Evidence:
     qa_pairs: dict[str, list[int]]  # new answer entity name -> docs with each question entity the corpus knows
     answer_given: bool
     features: dict[str, float] = field(default_factory=dict)  # features.FEATURES
+    qa_npmi: dict[str, list[float]] = field(default_factory=dict)  # the same links' NPMI (-1 when docs = 0)
 
 
 @dataclass(frozen=True)
@@ -71,9 +74,10 @@ def graded(ev: Evidence) -> Decision:
             elif links and max(links) == 0:
                 r, w = 1.0, f"answer entity '{key}' never co-occurs with the question's entities"
             elif links:
-                best = max(links)
-                r = NEUTRAL_RISK * unsupport(best)
-                w = f"answer entity '{key}' co-occurs with the question's entities in {best} documents"
+                best = max(ev.qa_npmi.get(key) or [0.0])
+                r = NEUTRAL_RISK * (1.0 - max(0.0, best))
+                w = (f"answer entity '{key}' co-occurs with the question's entities in up to {max(links)} documents "
+                     f"(NPMI {best:+.2f})")
             else:
                 r = NEUTRAL_RISK + NEUTRAL_RISK * unsupport(docs)
                 w = f"answer entity '{key}' occurs in {docs} documents (no question entity to pair with)"

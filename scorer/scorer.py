@@ -172,6 +172,7 @@ class Scorer:
                 question_docs=[e.docs for e in q_ents],
                 answer_docs={a.name: a.docs for a in a_ents},
                 qa_pairs={name: [p.docs for p in ps] for name, ps in links.items()},
+                qa_npmi={name: [p.npmi if p.npmi is not None else -1.0 for p in ps] for name, ps in links.items()},
                 answer_given=bool(answer),
                 features=feats,
             )

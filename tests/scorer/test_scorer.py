@@ -45,14 +45,16 @@ def test_alias_in_question_maps_to_canonical_entity(index):
     pair = r.pairs[0]
     assert (pair.a, pair.b, pair.docs, pair.kind) == ("Microsoft", "Bill Gates", 1, "question-answer")
     assert pair.flags == ["singleton_pair"]
-    assert r.risk == pytest.approx(NEUTRAL_RISK * unsupport(1)) == pytest.approx(0.25)  # supported: below neutral
+    # 7 documents; Microsoft in 2, Bill Gates in 1, together in 1: NPMI = log(7 / 2) / log(7)
+    assert pair.npmi == pytest.approx(math.log(3.5) / math.log(7))
+    assert r.risk == pytest.approx(NEUTRAL_RISK * (1 - math.log(3.5) / math.log(7)), abs=1e-6)  # below neutral
 
 
 def test_grounded_vs_never_paired_answer(index):
     s = Scorer(index)
     grounded = s.score("What is the capital of France?", "Paris")
     never = s.score("What is the capital of France?", "Bill Gates")
-    assert grounded.pairs[0].docs == 2 and grounded.risk == pytest.approx(0.5 / (1 + math.log2(3)), abs=1e-6)
+    assert grounded.pairs[0].docs == 2 and grounded.risk == pytest.approx(0.5 * (1 - grounded.pairs[0].npmi), abs=1e-6)
     assert never.pairs[0].docs == 0 and "zero_pair" in never.flags and never.risk == 1.0
     assert never.confidence == 0.0 and grounded.confidence == pytest.approx(1 - grounded.risk)
 
@@ -74,6 +76,28 @@ def test_answer_naming_nothing_new_is_neutral(index):
     for answer in ("yes", "Microsoft did.", "Microsoft's"):  # nothing the corpus could check
         r = s.score("Did Bill Gates found Microsoft?", answer)
         assert r.risk == NEUTRAL_RISK and not [e for e in r.entities if e.role == "answer"], answer
+
+
+def test_name_inside_a_longer_vocabulary_name_is_known(index):
+    # the golden vocabulary has "Microsoft Corporation" only as an alias; "Bill Gates" is a name: a
+    # two-word run inside a longer name is looked up in it ("Republican Erik Paulsen" -> "Erik Paulsen")
+    assert index.containing("Bill Gates") is None  # a whole name, not a part of one
+    assert index.containing("Gates") is None  # one word is too ambiguous
+
+
+def test_answer_name_found_inside_a_longer_name(tmp_path):
+    from tests.conftest import build
+
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(json.dumps({"text": t}) + "\n" for t in [
+        "Minnesota's district is represented by Republican Erik Paulsen.", "Minnesota has lakes.",
+        "Nothing here.", "Nor here."]))
+    gaz = tmp_path / "gaz.tsv"
+    gaz.write_text("Republican Erik Paulsen\t\tNAME\nMinnesota\t\tGPE\n")
+    build([docs], tmp_path / "idx", gaz)
+    r = Scorer(Index.open(tmp_path / "idx")).score("Who represents Minnesota?", "Erik Paulsen")
+    assert [(e.name, e.docs) for e in r.entities if e.role == "answer"] == [("Republican Erik Paulsen", 1)]
+    assert r.pairs[0].docs == 1 and r.risk < NEUTRAL_RISK
 
 
 def test_name_made_of_known_pieces_is_unseen(index):

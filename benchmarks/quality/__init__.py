@@ -1,0 +1,1 @@
+"""Signal-quality evaluation of cooc against HaluEval (see __main__.py)."""

@@ -1,0 +1,350 @@
+"""How good is the signal? cooc's risk against HaluEval, with ablations and model-side signals.
+
+    python -m benchmarks.quality --corpus ../shared/data/corpus \\
+        --eval ../shared/data/eval/halueval_qa_dev.jsonl --out .cooc/quality [--model] [--limit N]
+
+Builds the indexes it needs under OUT/indexes (reused by a rerun; --rebuild redoes them),
+scores every HaluEval row twice (right answer = 0, hallucinated = 1) and writes
+OUT/results.md, OUT/roc.png and OUT/rows.csv. --model adds the model-side signals of a real
+small LM on the CPU (extra `bench`); its per-row outputs are cached in OUT/model-cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cooc.indexer.build import BuildConfig, build_index, make_vocabulary
+from cooc.indexer.count import WINDOW_DOC
+from cooc.indexer.read import ReadOptions, resolve_inputs
+from cooc.scorer import Index, Scorer
+from cooc.scorer.features import FEATURES
+from cooc.scorer.policy import NEUTRAL_RISK
+from cooc.scorer.scorer import RiskReport
+
+from .data import Row, gap_split, labelled, load_eval, write_gap_corpus, write_gazetteer
+from .metrics import cv_predict, lexical_overlap
+from .report import (
+    MetricRow,
+    failure_category,
+    markdown_table,
+    measure,
+    metric_table,
+    plot_roc,
+    who_catches_what,
+    write_rows_csv,
+)
+
+MAIN = "NER + rules"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One index of the ablation: which vocabulary, which window."""
+
+    name: str
+    ner: bool = True
+    rules: bool = False
+    gazetteer: str | None = None  # "aliases" or "plain"
+    window: int = 1000
+
+    @property
+    def vocab_name(self) -> str:
+        return f"ner{int(self.ner)}-rules{int(self.rules)}-gaz{self.gazetteer or 0}"
+
+    @property
+    def dir_name(self) -> str:
+        return f"{self.vocab_name}-w{'doc' if self.window == WINDOW_DOC else self.window}"
+
+
+VARIANTS = [
+    Variant("NER (spaCy, 2,000-document sample)"),
+    Variant("gazetteer (Wikipedia titles) with aliases", ner=False, gazetteer="aliases"),
+    Variant("gazetteer without aliases", ner=False, gazetteer="plain"),
+    Variant("NER + gazetteer", gazetteer="aliases"),
+    Variant("rules (capitalized names + numbers)", ner=False, rules=True),
+    Variant(MAIN, rules=True),
+    Variant(MAIN + " + gazetteer", rules=True, gazetteer="aliases"),
+    Variant(MAIN + " + gazetteer without aliases", rules=True, gazetteer="plain"),
+    Variant(MAIN + ", window 100", rules=True, window=100),
+    Variant(MAIN + ", whole document", rules=True, window=WINDOW_DOC),
+]
+
+
+class Workbench:
+    """Builds (or reuses) the indexes of the evaluation and scores rows against them."""
+
+    def __init__(self, corpus: list[str], out: Path, rebuild: bool):
+        self.corpus, self.out, self.rebuild = corpus, out, rebuild
+        self.build_seconds: dict[str, float] = {}
+
+    def gazetteer(self, kind: str) -> Path:
+        path = self.out / "inputs" / f"gazetteer-{kind}.tsv"
+        if self.rebuild or not path.is_file():
+            wiki = [p for p in resolve_inputs(self.corpus) if "wikipedia" in p.name]
+            if not wiki:
+                raise SystemExit("the gazetteer ablation needs the Wikipedia leads file (wikipedia_vital_leads.jsonl.gz)"
+                                 " among --corpus")
+            write_gazetteer(wiki[0], path, aliases=kind == "aliases")
+        return path
+
+    def vocabulary(self, v: Variant) -> Path:
+        path = self.out / "vocab" / f"{v.vocab_name}.jsonl"
+        if self.rebuild or not path.is_file():
+            from cooc.indexer.vocab import VocabConfig
+
+            cfg = VocabConfig(ner=v.ner, rules=v.rules, rules_min_count=1, processes=2,
+                              gazetteer=self.gazetteer(v.gazetteer) if v.gazetteer else None)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            make_vocabulary(self.corpus, ReadOptions(), cfg, path)
+        return path
+
+    def index(self, v: Variant, inputs: list[str] | None = None, tag: str = "") -> Index:
+        out = self.out / "indexes" / (v.dir_name + tag)
+        if self.rebuild or not (out / "manifest.json").is_file():
+            t0 = time.perf_counter()
+            build_index(BuildConfig(inputs or self.corpus, out, vocab_file=self.vocabulary(v), window=v.window,
+                                    workers=2, force=True, progress=False))
+            self.build_seconds[v.dir_name + tag] = time.perf_counter() - t0
+            print(f"  built {out.name} in {self.build_seconds[v.dir_name + tag]:.1f}s", flush=True)
+        return Index.open(out)
+
+
+def score(index: Index, rows: list[Row], policy: str = "graded") -> list[RiskReport]:
+    return Scorer(index, policy).score_many([r.question for r in rows], [r.answer for r in rows])
+
+
+def risks(reports: list[RiskReport]) -> np.ndarray:
+    return np.array([r.risk for r in reports])
+
+
+def features(reports: list[RiskReport]) -> np.ndarray:
+    return np.array([[r.features[f] for f in FEATURES] for r in reports])
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", nargs="+", required=True, help="corpus files or directories")
+    ap.add_argument("--eval", type=Path, required=True, help="HaluEval QA JSONL")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--limit", type=int, help="only the first N HaluEval rows")
+    ap.add_argument("--model", action="store_true", help="add model-side signals (extra `bench`)")
+    ap.add_argument("--model-limit", type=int, default=1000, help="HaluEval rows given to the model")
+    ap.add_argument("--se-questions", type=int, default=300, help="questions with sampled answers (semantic entropy)")
+    ap.add_argument("--no-ablations", action="store_true", help="main index only")
+    ap.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples per interval")
+    ap.add_argument("--rebuild", action="store_true", help="rebuild indexes and derived inputs")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    a.out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+
+    eval_rows = load_eval(a.eval, a.limit)
+    rows = labelled(eval_rows)
+    y = np.array([r.label for r in rows])
+    groups = [r.qid for r in rows]
+    bench = Workbench(a.corpus, a.out, a.rebuild)
+    print(f"{len(eval_rows):,} HaluEval rows -> {len(rows):,} scored answers", flush=True)
+
+    # --- main index: graded, quco, calibrated (CV), lexical baseline
+    main_variant = next(v for v in VARIANTS if v.name == MAIN)
+    main_index = bench.index(main_variant)
+    graded = score(main_index, rows)
+    quco = risks(score(main_index, rows, "quco"))
+    g = risks(graded)
+    calibrated = cv_predict(features(graded), y, groups, seed=a.seed)
+    lexical = np.array([lexical_overlap(r.question, r.answer) for r in rows])
+    table: list[MetricRow] = [
+        measure("cooc graded", y, g, groups, a.bootstrap, "the default policy; no fitting"),
+        measure("cooc quco (rule: flagged or not)", y, quco, groups, a.bootstrap, "QuCo-RAG's published rules"),
+        measure("cooc calibrated (5-fold CV)", y, calibrated, groups, a.bootstrap,
+                "logistic regression on the 11 report features"),
+        measure("lexical baseline", y, lexical, groups, a.bootstrap, "share of answer words already in the question"),
+    ]
+    curves = {"cooc graded": (y, g), "cooc quco": (y, quco), "cooc calibrated": (y, calibrated),
+              "lexical": (y, lexical)}
+    columns: dict[str, list] = {
+        "id": [r.id for r in rows], "question_id": groups, "label": list(y),
+        "question": [r.question for r in rows], "answer": [r.answer for r in rows],
+        "risk_graded": list(g), "risk_quco": list(quco), "risk_calibrated": list(calibrated),
+        "lexical_overlap": list(lexical), "reason": [r.reason for r in graded],
+    }
+
+    # --- failure categories: questions whose hallucinated answer is not ranked above the right one
+    by_q = {}
+    for r, rep in zip(rows, graded, strict=True):
+        by_q.setdefault(r.qid, {})[r.label] = (r, rep)
+    all_cats, fail_cats = {}, {}
+    for pair in by_q.values():
+        (right, right_rep), (_, hall_rep) = pair[0], pair[1]
+        cat = failure_category(right.question, right.right_answer, right_rep, hall_rep)
+        all_cats[cat] = all_cats.get(cat, 0) + 1
+        if hall_rep.risk <= right_rep.risk:
+            fail_cats[cat] = fail_cats.get(cat, 0) + 1
+    n_fail = sum(fail_cats.values())
+    cat_rows = [(c, all_cats[c], fail_cats.get(c, 0)) for c in sorted(all_cats, key=lambda c: -fail_cats.get(c, 0))]
+
+    # --- ablations
+    ablation_rows = []
+    if not a.no_ablations:
+        for v in VARIANTS:
+            idx = main_index if v == main_variant else bench.index(v)
+            reps = score(idx, rows)
+            rg = risks(reps)
+            with_answer_entity = np.mean([any(e.role == "answer" for e in rep.entities) for rep in reps])
+            ablation_rows.append((v.name, len(idx.vocab.entities), int(idx.manifest["counts"]["pairs"]),
+                                  measure(v.name, y, rg, groups, a.bootstrap), float(with_answer_entity)))
+
+    # --- knowledge gap: leave out the knowledge paragraphs of half the questions
+    gap = gap_split(eval_rows, a.seed)
+    gap_files, removed = write_gap_corpus(a.corpus, eval_rows, gap, a.out / "inputs" / "gap-corpus")
+    gap_index = bench.index(main_variant, gap_files, tag="-gap")
+    g_gap = risks(score(gap_index, rows))
+    in_gap = np.array([r.qid in gap for r in rows])
+    right = y == 0
+    gap_rows = []
+    for name, sel in (("questions whose knowledge was left out", in_gap), ("questions whose knowledge was kept", ~in_gap)):
+        for label, risk in (("full corpus", g), ("gap corpus", g_gap)):
+            m = measure(name, y[sel], risk[sel], np.asarray(groups)[sel], a.bootstrap)
+            gap_rows.append((name, label, int(sel.sum() // 2), float(risk[sel & right].mean()),
+                             float(np.mean(risk[sel & right] > NEUTRAL_RISK)), f"{m.auroc:.3f} [{m.auroc_ci[0]:.3f}, "
+                             f"{m.auroc_ci[1]:.3f}]"))
+    columns["knowledge_left_out"] = list(in_gap)
+    columns["risk_graded_gap_corpus"] = list(g_gap)
+
+    # --- model-side signals
+    model_section = ""
+    if a.model:
+        model_section, model_table, model_curves = model_signals(a, eval_rows, rows, y, groups, graded, main_index,
+                                                                 columns)
+        table += model_table
+        curves.update(model_curves)
+
+    # --- write
+    plot_roc(curves, a.out / "roc.png", f"HaluEval QA dev: {len(eval_rows):,} questions x 2 answers")
+    write_rows_csv(a.out / "rows.csv", columns)
+    m = main_index.manifest
+    md = [
+        "# How good is the signal? (generated by `python -m benchmarks.quality`)",
+        "",
+        f"Eval: {a.eval.name}, {len(eval_rows):,} questions, each scored with its right answer (label 0) and its "
+        f"hallucinated answer (label 1): {len(rows):,} rows. Corpus: {', '.join(map(str, a.corpus))} "
+        f"({m['corpus']['documents']:,} documents). Main index: {MAIN}, window {main_index.window}, "
+        f"{len(main_index.vocab.entities):,} entities, {m['counts']['pairs']:,} pairs. 95% intervals: "
+        f"{a.bootstrap} bootstrap resamples of questions. Every score is a risk (higher = more likely wrong).",
+        "",
+        "## Main table",
+        "",
+        metric_table(table),
+        "",
+        "![ROC](roc.png)",
+        "",
+        f"## Where cooc fails ({n_fail:,} of {len(by_q):,} questions: hallucinated answer not ranked above the "
+        "right one)",
+        "",
+        markdown_table(["category (first that applies)", "questions", "of which failed"], cat_rows),
+        "",
+    ]
+    if ablation_rows:
+        md += ["## Ablations (graded policy)", "",
+               markdown_table(["index", "entities", "pairs", "AUROC [95% CI]", "AUPRC", "recall @ 10% FPR",
+                               "answers with an entity"],
+                              [(n, e, p, f"{mr.auroc:.3f} [{mr.auroc_ci[0]:.3f}, {mr.auroc_ci[1]:.3f}]", mr.auprc,
+                                mr.recall10, f"{w:.1%}") for n, e, p, mr, w in ablation_rows]), ""]
+    md += [
+        f"## Knowledge gap ({removed:,} knowledge paragraphs of a random half of the questions left out, "
+        f"seed {a.seed})",
+        "",
+        markdown_table(["questions", "index", "n", "mean risk of the right answer", "right answers above neutral",
+                        "AUROC [95% CI]"], gap_rows),
+        "",
+    ]
+    md += [model_section] if model_section else []
+    md += [f"Total time: {time.perf_counter() - t_start:.0f} s.", ""]
+    tmp = a.out / "results.md.tmp"
+    tmp.write_text("\n".join(md), encoding="utf-8")
+    tmp.replace(a.out / "results.md")
+    print("\n".join(md[:12]))
+    print(f"wrote {a.out / 'results.md'}, {a.out / 'roc.png'}, {a.out / 'rows.csv'}")
+
+
+def model_signals(a, eval_rows, rows, y, groups, graded, main_index, columns):
+    """Model-side rows: proxy confidence, own answers, semantic entropy, and the combination."""
+    from .model import model_available, run_model
+
+    why = model_available()
+    if why:
+        raise SystemExit(f"--model: {why}")
+    subset = eval_rows[: a.model_limit]
+    run = run_model(subset, a.out / "model-cache", se_questions=a.se_questions)
+    ids = [r.id for r in rows]
+    have = np.array([i in run.proxy for i in ids])
+    mean_lp = np.array([run.proxy[i]["mean_logprob"] if i in run.proxy else np.nan for i in ids])
+    min_lp = np.array([run.proxy[i]["min_logprob"] if i in run.proxy else np.nan for i in ids])
+    columns["model_mean_logprob"] = list(mean_lp)
+    columns["model_min_logprob"] = list(min_lp)
+    ys, gs = y[have], np.asarray(groups)[have]
+    g = risks(graded)
+    combo_x = np.hstack([features([r for r, h in zip(graded, have, strict=True) if h]),
+                         mean_lp[have, None], min_lp[have, None]])
+    combo = cv_predict(combo_x, ys, gs, seed=a.seed)
+    b = a.bootstrap
+    table = [
+        measure("cooc graded, same rows as the model", ys, g[have], gs, b),
+        measure("model proxy confidence: -mean token log-prob", ys, -mean_lp[have], gs, b, "SmolLM2-135M, forced"),
+        measure("model proxy confidence: -min token log-prob", ys, -min_lp[have], gs, b, "SmolLM2-135M, forced"),
+        measure("combination: cooc features + model log-probs (5-fold CV)", ys, combo, gs, b, "logistic regression"),
+    ]
+    curves = {"model -mean log-prob": (ys, -mean_lp[have]), "combination (CV)": (ys, combo)}
+
+    # own answers: label = the model's greedy answer is wrong
+    own_ids = [r["id"] for r in subset if r["id"] in run.own]
+    own = [run.own[i] for i in own_ids]
+    wrong = np.array([0 if o["correct"] else 1 for o in own])
+    q_by_id = {r["id"]: r["question"] for r in subset}
+    own_rows = [Row(i, i, q_by_id[i], o["answer"], "", int(w), "") for i, o, w in zip(own_ids, own, wrong,
+                                                                                      strict=True)]
+    own_cooc = risks(score(main_index, own_rows))
+    own_conf = -np.array([o["mean_logprob"] for o in own])
+    own_table = [
+        measure("model's own answer: -mean token log-prob", wrong, own_conf, None, b),
+        measure("cooc graded risk of the model's own answer", wrong, own_cooc, None, b),
+    ]
+    se_ids = [i for i in own_ids if i in run.semantic]
+    if se_ids:
+        pos = {i: k for k, i in enumerate(own_ids)}
+        sel = np.array([pos[i] for i in se_ids])
+        ent = np.array([run.semantic[i]["entropy"] for i in se_ids])
+        own_table += [
+            measure("semantic entropy (approx., k=5)", wrong[sel], ent, None, b,
+                    "clusters: normalized string, then MiniLM cosine >= 0.85 (replaces NLI)"),
+            measure("cooc graded on the same questions", wrong[sel], own_cooc[sel], None, b),
+        ]
+
+    texts = [f"{r.question} -> {r.answer}" for r, h in zip(rows, have, strict=True) if h]
+    counts, picked, (t_cooc, t_conf) = who_catches_what(ys, g[have], -mean_lp[have], texts)
+    section = [
+        f"## Model-side signals (SmolLM2-135M-Instruct, Q4_1 GGUF dequantized, CPU; first {len(subset):,} questions)",
+        "",
+        f"The model's own greedy answers: {int((wrong == 0).sum()):,} of {len(own):,} right (normalized match "
+        "against right_answer); label = wrong.",
+        "",
+        metric_table(own_table),
+        "",
+        f"### Who catches what (hallucinated answers at 10% false-positive rate each; cooc risk >= {t_cooc:.3f}, "
+        f"model -mean log-prob >= {t_conf:.3f})",
+        "",
+        markdown_table(["caught by", "hallucinated answers"], [(k, counts.get(k, 0)) for k in picked]),
+        "",
+    ]
+    for k, ex in picked.items():
+        section += [f"**{k}**", ""] + [f"- {e[:220]}" for e in ex] + [""]
+    return "\n".join(section), table, curves
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""The evaluation's own code: metrics worked out by hand, loaders and writers on tiny files (no torch)."""
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks.quality.data import gap_split, labelled, load_eval, write_gap_corpus, write_gazetteer
+from benchmarks.quality.metrics import (
+    auprc,
+    auroc,
+    bootstrap_ci,
+    cv_predict,
+    lexical_overlap,
+    recall_at_fpr,
+    roc_curve,
+    threshold_at_fpr,
+)
+from benchmarks.quality.report import markdown_table, measure, metric_table, who_catches_what
+
+Y = np.array([1, 0, 1, 0])
+S = np.array([0.9, 0.8, 0.7, 0.1])
+
+
+def test_metrics_by_hand():
+    assert auroc(Y, S) == 0.75  # (0.9 beats both negatives, 0.7 beats one) / 4 pairs
+    assert auprc(Y, S) == pytest.approx(0.5 * 1 + 0.5 * (2 / 3))  # recall steps at precision 1 and 2/3
+    assert recall_at_fpr(Y, S, 0.1) == 0.5 and threshold_at_fpr(Y, S, 0.1) == 0.9
+    assert recall_at_fpr(Y, S, 0.5) == 1.0
+    fpr, tpr = roc_curve(Y, S)
+    assert fpr.tolist() == [0, 0, 0.5, 0.5, 1] and tpr.tolist() == [0, 0.5, 0.5, 1, 1]
+
+
+def test_ties_are_not_flattering():
+    y = np.array([1, 0, 1, 0])
+    rule = np.array([1.0, 1.0, 0.0, 0.0])  # flags one hallucination and one correct answer
+    assert auroc(y, rule) == 0.5 and auroc(y, np.zeros(4)) == 0.5
+    assert recall_at_fpr(y, rule, 0.1) == 0.0  # every threshold that flags anything costs 50% FPR
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.floats(0, 1)), min_size=2, max_size=40))
+def test_auroc_matches_pair_counting(data):
+    y = np.array([d[0] for d in data])
+    s = np.array([d[1] for d in data])
+    if y.all() or not y.any():
+        return
+    pos, neg = s[y], s[~y]
+    expected = np.mean([(p > n) + 0.5 * (p == n) for p in pos for n in neg])
+    assert auroc(y, s) == pytest.approx(expected)
+    assert auroc(y, -s) == pytest.approx(1 - expected)
+
+
+def test_bootstrap_interval_brackets_the_estimate_and_is_deterministic():
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 100)
+    s = y + rng.normal(0, 1.0, 200)
+    groups = np.tile(np.arange(100), 2)  # question i has rows i and 100 + i
+    lo, hi = bootstrap_ci(auroc, y, s, groups, n=200)
+    assert lo < auroc(y, s) < hi and hi - lo < 0.3
+    assert (lo, hi) == bootstrap_ci(auroc, y, s, groups, n=200)
+
+
+def test_cross_validated_logistic_learns_a_real_signal():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 150)
+    x = np.column_stack([y + rng.normal(0, 0.7, 300), rng.normal(0, 1, 300)])  # one informative feature
+    p = cv_predict(x, y, groups=np.tile(np.arange(150), 2))
+    assert p.shape == (300,) and ((p >= 0) & (p <= 1)).all()
+    assert auroc(y, p) > max(0.7, auroc(y, x[:, 0]) - 0.05)  # out of fold, about as good as the feature
+
+
+def test_lexical_overlap():
+    assert lexical_overlap("Who founded Microsoft?", "Microsoft was founded by Bill Gates.") == pytest.approx(2 / 6)
+    assert lexical_overlap("q", "") == 0.0
+
+
+def test_measure_and_tables():
+    row = measure("x", Y, S, None, boot=50)
+    assert row.auroc == 0.75 and row.n == 4
+    assert "| x | 4 | 0.750 [" in metric_table([row])
+    assert markdown_table(["a", "b"], [("r", 1234)]).splitlines()[2] == "| r | 1,234 |"
+
+
+def test_who_catches_what_counts_every_hallucination():
+    y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    cooc = np.array([0.9, 0.9, 0.1, 0.1] + [0.5] * 10)
+    conf = np.array([0.9, 0.1, 0.9, 0.1] + [0.5] * 10)
+    counts, examples, _ = who_catches_what(y, cooc, conf, [str(i) for i in range(14)])
+    assert counts == {"both": 1, "cooc only": 1, "confidence only": 1, "neither": 1}
+    assert examples["cooc only"] == ["1"] and examples["neither"] == ["3"]
+
+
+def test_eval_loading_labelling_and_gap_corpus(tmp_path):
+    ev = tmp_path / "eval.jsonl"
+    ev.write_text("".join(json.dumps({"id": f"q{i}", "question": f"Q{i}?", "right_answer": "A", "hallucinated_answer": "B",
+                                      "knowledge_doc": f"k{i}"}) + "\n" for i in range(4)))
+    rows = load_eval(ev)
+    assert len(load_eval(ev, limit=2)) == 2
+    lab = labelled(rows)
+    assert [(r.id, r.label, r.answer) for r in lab[:2]] == [("q0-right", 0, "A"), ("q0-halluc", 1, "B")]
+    gap = gap_split(rows, seed=0)
+    assert len(gap) == 2 and gap == gap_split(rows, seed=0)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    with gzip.open(corpus / "k.jsonl.gz", "wt") as f:
+        f.writelines(json.dumps({"id": f"k{i}", "text": "x"}) + "\n" for i in range(4))
+    files, removed = write_gap_corpus([str(corpus)], rows, gap, tmp_path / "gap")
+    kept = [json.loads(line)["id"] for line in gzip.open(files[0], "rt")]
+    assert removed == 2 and sorted(kept) == sorted(f"k{i[1:]}" for i in {"q0", "q1", "q2", "q3"} - gap)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1}\n')
+    with pytest.raises(SystemExit, match="bad.jsonl:1: not a HaluEval QA row"):
+        load_eval(bad)
+
+
+def test_gazetteer_from_titles_drops_common_nouns_and_keeps_aliases(tmp_path):
+    wiki = tmp_path / "wiki.jsonl"
+    wiki.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"title": "John Gielgud", "text": "Sir Arthur John Gielgud was an English actor."},
+        {"title": "Food", "text": "Food is any substance; food is eaten."},
+        {"title": "Mercury (planet)", "text": "Mercury is the smallest planet."},
+    ]))
+    lines = write_gazetteer(wiki, tmp_path / "g.tsv").read_text().splitlines()
+    assert lines == ["name\taliases\tlabel", "John Gielgud\tSir Arthur John Gielgud\tENTITY",
+                     "Mercury (planet)\tMercury\tENTITY"]
+    plain = write_gazetteer(wiki, tmp_path / "p.tsv", aliases=False).read_text().splitlines()
+    assert plain[1:] == ["John Gielgud\t\tENTITY", "Mercury (planet)\t\tENTITY"]
