@@ -42,6 +42,9 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except CoocError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:  # e.g. disk full outside the part/index writers, which say more
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}; finished work is kept, fix this and rerun") from None
 
 
 def _window(ctx, param, value):

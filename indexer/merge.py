@@ -214,7 +214,14 @@ def merge_parts(vocab: Vocabulary, parts: list[tuple[Path, dict]], output: Path,
             "pairs_hll_estimate": round(hll_estimate(registers)),
         },
     }
-    write_index(staging, vocab, Counts(ent_docs, ent_mentions, pair_keys, pair_docs), manifest, sketch)
+    try:
+        write_index(staging, vocab, Counts(ent_docs, ent_mentions, pair_keys, pair_docs), manifest, sketch)
+    except (OSError, duckdb.Error) as exc:  # disk full while writing: the published index is untouched
+        shutil.rmtree(staging, ignore_errors=True)
+        raise CoocError(f"could not write the index files into {staging} ({getattr(exc, 'strerror', None) or exc}): "
+                        "is the disk full? "
+                        f"The previous index in {output} (if any) is untouched and the parts are kept; free space "
+                        "and rerun") from None
     publish(staging, output)
     result.seconds = time.perf_counter() - t0
     return result

@@ -72,9 +72,19 @@ def part_name(path: Path) -> str:
 
 
 def _atomic(path: Path, write) -> None:
+    """Write to a temp file, then rename: a part file is either complete or absent.
+
+    A failed write (disk full, quota, file-size limit) removes its temp file and says which
+    file it was; the shard's done marker is written last, so the shard is simply redone.
+    """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CoocError(f"could not write {path} ({exc.strerror or exc}): is the disk full? Finished shards are "
+                        "kept; free space and rerun the same command to count only the rest") from None
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
