@@ -273,9 +273,12 @@ def calibrate(index_dir, labelled, question_field, answer_field, label_field, fo
 @click.option("--policy", type=click.Choice(POLICIES), default="graded", show_default=True, help="Default policy.")
 @click.option("--max-body-bytes", default=1 << 20, show_default=True)
 @click.option("--max-items", default=1000, show_default=True, help="Items per batch request.")
-def serve(index_dir, host, port, policy, max_body_bytes, max_items) -> None:
+@click.option("--request-seconds", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Answer 503 to a request not done in this time (body upload included).")
+def serve(index_dir, host, port, policy, max_body_bytes, max_items, request_seconds) -> None:
     """Serve POST /score, GET /lookup, GET /healthz and the OpenAPI schema over HTTP."""
-    serve_index(index_dir, host, port, policy, Limits(max_body_bytes=max_body_bytes, max_items=max_items))
+    serve_index(index_dir, host, port, policy, Limits(max_body_bytes=max_body_bytes, max_items=max_items,
+                                                      request_seconds=request_seconds))
 
 
 @cli.command()

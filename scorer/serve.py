@@ -1,11 +1,13 @@
 """`cooc serve`: the scorer over HTTP (FastAPI + uvicorn, extra `serve`) for non-Python callers.
 
 The index is opened read-only once and shared by all requests. Requests are bounded:
-body size (413), items per batch and characters per text (422), and errors come back
-as JSON `{"detail": ...}` without stack traces. Binds to loopback unless told otherwise.
+body size (413), items per batch and characters per text (422), and time: a request not
+answered within `request_seconds` (a client that stalls while sending its body, or work
+that runs too long) gets 503. Errors come back as JSON `{"detail": ...}` without stack
+traces. Binds to loopback unless told otherwise.
 """
 
-
+import asyncio
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,6 +23,7 @@ class Limits:
     max_body_bytes: int = 1 << 20
     max_items: int = 1000
     max_text_chars: int = 20_000
+    request_seconds: float = 10.0  # whole request, body upload included
 
 
 def _require():
@@ -41,6 +44,7 @@ def create_app(index_path: Path, policy: str = "graded", limits: Limits | None =
     limits = limits or Limits()
     index = Index.open(index_path)
     scorers = {p: Scorer(index, p) for p in POLICIES if p != "calibrated" or (Path(index_path) / "calibration.json").is_file()}
+    scorers["graded"].score("Warm up?", "Warm Up")  # imports and compiled kernels: not in the first request's time
     app = FastAPI(title="cooc", description="Corpus co-occurrence hallucination risk. risk in [0, 1], higher = "
                   "less supported by the corpus; confidence = 1 - risk.", version=index.manifest.get("cooc_version", ""))
 
@@ -52,18 +56,27 @@ def create_app(index_path: Path, policy: str = "graded", limits: Limits | None =
         items: list[Item] = Field(max_length=limits.max_items)
 
     @app.middleware("http")
-    async def body_limit(request: Request, call_next):
+    async def bounded(request: Request, call_next):
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
             return JSONResponse({"detail": f"request body over {limits.max_body_bytes} bytes"}, status_code=413)
-        if length is None and request.method == "POST":
-            body = b""
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > limits.max_body_bytes:
-                    return JSONResponse({"detail": f"request body over {limits.max_body_bytes} bytes"}, status_code=413)
-            request._body = body
-        return await call_next(request)
+
+        async def handle():
+            if length is None and request.method == "POST":
+                body = b""
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > limits.max_body_bytes:
+                        return JSONResponse({"detail": f"request body over {limits.max_body_bytes} bytes"},
+                                            status_code=413)
+                request._body = body
+            return await call_next(request)
+
+        try:
+            return await asyncio.wait_for(handle(), limits.request_seconds)
+        except TimeoutError:
+            return JSONResponse({"detail": f"request not answered within {limits.request_seconds:g} s"},
+                                status_code=503)
 
     @app.exception_handler(Exception)
     async def no_traces(request: Request, exc: Exception):

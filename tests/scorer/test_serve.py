@@ -23,7 +23,7 @@ def server(golden_index):
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "cooc.cli.main", "serve", "-i", str(golden_index), "--port", str(port),
-         "--max-body-bytes", "4096", "--max-items", "5"],
+         "--max-body-bytes", "4096", "--max-items", "5", "--request-seconds", "3"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -109,3 +109,16 @@ def test_bounded_load_from_concurrent_clients_gets_no_errors(server):
     with ThreadPoolExecutor(4) as pool:
         statuses = [s for batch in pool.map(client, range(4)) for s in batch]
     assert statuses == [200] * 400
+
+
+def test_a_client_that_stalls_mid_body_gets_503_and_the_server_goes_on(server):
+    host, port = server.removeprefix("http://").split(":")
+    t0 = time.time()
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 60\r\n\r\n{\"question\": ")  # ... and never the rest
+        reply = sock.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 503") and "not answered within 3 s" in reply
+    assert time.time() - t0 < 10
+    status, r = call(server, "/score", {"question": "Who founded Microsoft?", "answer": "Bill Gates"})
+    assert status == 200 and r["pairs"][0]["docs"] == 1
