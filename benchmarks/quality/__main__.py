@@ -12,6 +12,7 @@ small LM on the CPU (extra `bench`); its per-row outputs are cached in OUT/model
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ from .report import (
 )
 
 MAIN = "NER + rules"
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,22 @@ def main(argv: list[str] | None = None) -> None:
     n_fail = sum(fail_cats.values())
     cat_rows = [(c, all_cats[c], fail_cats.get(c, 0)) for c in sorted(all_cats, key=lambda c: -fail_cats.get(c, 0))]
 
+    # --- format-matched questions: the hallucinated answer is no longer than the right one, so
+    # answer length and restating the question cannot separate them (HaluEval's hallucinated
+    # answers are mostly full sentences, its right answers short spans)
+    words = {r.id: len(_WORD.findall(r.answer)) for r in rows}
+    matched_tables = []
+    for extra in (0, 2):
+        ok = {q for q, pair in by_q.items() if words[pair[1][0].id] <= words[pair[0][0].id] + extra}
+        sel = np.array([r.qid in ok for r in rows])
+        gs = np.asarray(groups)[sel]
+        matched_tables.append((extra, len(ok), [
+            measure("cooc graded", y[sel], g[sel], gs, a.bootstrap),
+            measure("cooc quco (rule)", y[sel], quco[sel], gs, a.bootstrap),
+            measure("cooc calibrated (5-fold CV on all rows)", y[sel], calibrated[sel], gs, a.bootstrap),
+            measure("lexical baseline", y[sel], lexical[sel], gs, a.bootstrap),
+        ]))
+
     # --- ablations
     ablation_rows = []
     if not a.no_ablations:
@@ -249,6 +267,9 @@ def main(argv: list[str] | None = None) -> None:
         markdown_table(["category (first that applies)", "questions", "of which failed"], cat_rows),
         "",
     ]
+    for extra, n_q, t in matched_tables:
+        md += [f"## Format-matched questions: hallucinated answer at most {extra} words longer than the right one "
+               f"({n_q:,} questions)", "", metric_table(t), ""]
     if ablation_rows:
         md += ["## Ablations (graded policy)", "",
                markdown_table(["index", "entities", "pairs", "AUROC [95% CI]", "AUPRC", "recall @ 10% FPR",
