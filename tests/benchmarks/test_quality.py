@@ -129,3 +129,21 @@ def test_gazetteer_from_titles_drops_common_nouns_and_keeps_aliases(tmp_path):
                      "Mercury (planet)\tMercury\tENTITY"]
     plain = write_gazetteer(wiki, tmp_path / "p.tsv", aliases=False).read_text().splitlines()
     assert plain[1:] == ["John Gielgud\t\tENTITY", "Mercury (planet)\t\tENTITY"]
+
+
+def test_model_answer_checks_need_no_torch():
+    from benchmarks.quality.model import cluster_answers, cluster_entropy, is_correct, normalize_answer
+
+    assert normalize_answer("The Arthur's  Magazine!") == "arthurs magazine"
+    assert is_correct("It was Arthur's Magazine.", "Arthur's Magazine")
+    assert not is_correct("Arthurs Magazines", "Arthur's Magazine")  # whole words only
+    assert is_correct("No, they are not.", "no") and not is_correct("Well, no... yes", "no")
+    q = "Which tennis player won more titles, Henri Leconte or Jonathan Stark?"
+    assert is_correct("Jonathan Stark", "Jonathan Stark", q)
+    assert not is_correct("Henri Leconte beat Jonathan Stark", "Jonathan Stark", q)  # naming both is not choosing
+    assert cluster_answers(["Paris", "paris.", "The Paris", "Lyon"]) == [0, 0, 0, 1]
+    emb = np.array([[1.0, 0.0], [0.99, 0.1], [0.0, 1.0]])
+    assert cluster_answers(["Paris", "It is Paris", "Lyon"], emb) == [0, 0, 1]
+    assert cluster_entropy([0, 0, 0]) == 0.0
+    assert cluster_entropy([0, 1, 2, 3, 4]) == pytest.approx(np.log(5))
+    assert cluster_entropy([0, 0, 1, 1]) == pytest.approx(np.log(2))
