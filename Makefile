@@ -25,7 +25,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 fuzz: $(STAMP)
-	COOC_FUZZ_EXAMPLES=3000 $(BIN)/python -m pytest tests/indexer/test_fuzz.py
+	COOC_FUZZ_EXAMPLES=3000 COOC_ATHERIS_RUNS=200000 $(BIN)/python -m pytest tests/indexer/test_fuzz.py
 
 quality: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

@@ -92,3 +92,18 @@ def test_many_mentions_in_one_document(n):
     m = Matcher([("a", 0), ("b", 1)])
     mentions = m.match_batch([" ".join(["a b"] * n)])
     assert mentions.doc.size == 2 * n
+
+
+def test_coverage_guided_fuzzing_with_atheris(tmp_path):
+    """libFuzzer via atheris (dev extra): a short run here, `make fuzz` runs 200,000 inputs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("atheris")
+    harness = Path(__file__).with_name("atheris_fuzz.py")
+    runs = int(os.environ.get("COOC_ATHERIS_RUNS", "2000"))
+    r = subprocess.run([sys.executable, str(harness), f"-runs={runs}", "-seed=1"], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert f"Done {runs} runs" in r.stderr and not list(tmp_path.glob("crash-*"))
