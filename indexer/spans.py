@@ -5,6 +5,10 @@ corpus to the vocabulary (`--rules`), and the scorer reports names of a question
 answer that the vocabulary does not cover as unseen. A span is a run of capitalized
 words, with connectors ("of", "van", "&", ...) and numbers allowed inside and an
 ordinal allowed in front ("7th Avenue"), stop words trimmed from both ends.
+
+Prepositions that mostly join two names in running text ("Jeff Davis for MTV", "Vienna on
+5 October") are not connectors: a glued span would be one rare entity that hides both names
+from the counts, while splitting a real name ("Miracle on 34th Street") still counts its parts.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from .normalize import normalize_key
 _CAP = r"[A-Z\u00C0-\u00DE][\w'\u2019.&-]*"
 _NUM = r"\d[\w.-]*"
 _ORDINAL = r"\d+(?:st|nd|rd|th)"
-_JOIN = r"(?:of|the|de|del|da|di|von|van|der|den|la|le|for|on|upon|&)"
+_JOIN = r"(?:of|the|de|del|da|di|von|van|der|den|la|le|&)"
 _CAP_SPAN = re.compile(rf"(?:{_ORDINAL}\s+)?{_CAP}(?:\s+(?:{_JOIN}\s+|{_NUM}\s+)*{_CAP})*")
 _SENTENCE_END = ".!?:;"
 _GLUED_SENTENCE = re.compile(r"(?<=[a-z]{2})\.(?=[A-Z][a-z])")  # "by William Corlett.Jennifer Saunders (born"
@@ -49,12 +53,23 @@ def _opens_sentence(text: str, start: int) -> bool:
     return i < 0 or text[i] in _SENTENCE_END
 
 
+#: Abbreviations that end with a period inside a name ("Sammy Davis Jr. Award", "Warner Bros. Records").
+_ABBREVIATIONS = frozenset(
+    "jr sr st mr mrs ms dr co inc ltd corp bros gen col capt cpt lt sgt rev hon prof mt ft ave blvd rd"
+    " dept univ assn est vol no vs jan feb mar apr jun jul aug sep sept oct nov dec".split())
+
+
+def _ends_sentence(word: str) -> bool:
+    stem = word[:-1]
+    return word.endswith(".") and len(stem) >= 3 and "." not in stem and stem.lower() not in _ABBREVIATIONS
+
+
 def _sentence_runs(words: list[str]) -> list[list[str]]:
-    """Split a run at a word that ends a sentence ("Varda." but not "Jr.", "Inc." or "D.C.")."""
+    """Split a run at a word that ends a sentence ("Varda.", "One." but not "Jr.", "Inc." or "D.C.")."""
     runs, cur = [], []
     for w in words:
         cur.append(w)
-        if w.endswith(".") and len(w) > 4 and "." not in w[:-1]:
+        if _ends_sentence(w):
             runs.append(cur)
             cur = []
     if cur:

@@ -8,7 +8,11 @@ graded (default)
     unsupport(c) = 1 / (1 + log2(1 + c))            c = a document count (1 at 0, 0.5 at 1, 0.2 at 15)
     each new answer entity b (not already in the question):
         r_b = 1                                   if the corpus never mentions b
-        r_b = 1                                   if b never co-occurs with a question entity the corpus knows
+        r_b = 1 - ABSENCE_SPREAD * exp(-E)        if b never co-occurs with a question entity the corpus knows;
+                                                    E = sum_a docs(a) * docs(b) / N, the co-occurrences chance alone
+                                                    would give: a silence between two often-mentioned names says
+                                                    more than one between two rare ones (orders the top band
+                                                    [0.9, 1) so a threshold can cut inside it)
         r_b = NEUTRAL * (1 - max(0, max_a NPMI(a, b)))  when it does: 0 when a and b occur only together,
                                                     NEUTRAL when they co-occur no more than chance would
                                                     (a popular b shows up next to anything)
@@ -38,6 +42,8 @@ from pathlib import Path
 
 #: Risk reported when neither question nor answer contains an entity: cooc cannot tell.
 NEUTRAL_RISK = 0.5
+#: Width of the band below 1 that orders never-co-occurring answers by how surprising the silence is.
+ABSENCE_SPREAD = 0.1
 RARE_ENTITY = 20
 LONG_TAIL_MEAN = 1000
 
@@ -56,6 +62,13 @@ class Evidence:
     answer_given: bool
     features: dict[str, float] = field(default_factory=dict)  # features.FEATURES
     qa_npmi: dict[str, list[float]] = field(default_factory=dict)  # the same links' NPMI (-1 when docs = 0)
+    corpus_documents: int = 0  # N, for the co-occurrences expected by chance
+
+
+def expected_pairs(ev: Evidence, docs: int) -> float:
+    """Co-occurrences of an answer entity with the known question entities if mentions were independent."""
+    n = max(1, ev.corpus_documents)
+    return sum(d * docs / n for d in ev.question_docs if d > 0)
 
 
 @dataclass(frozen=True)
@@ -72,7 +85,9 @@ def graded(ev: Evidence) -> Decision:
             if docs == 0:
                 r, w = 1.0, f"answer entity '{key}' never occurs in the corpus"
             elif links and max(links) == 0:
-                r, w = 1.0, f"answer entity '{key}' never co-occurs with the question's entities"
+                expected = expected_pairs(ev, docs)
+                r = 1.0 - ABSENCE_SPREAD * math.exp(-expected)
+                w = f"answer entity '{key}' never co-occurs with the question's entities ({expected:.2g} expected by chance)"
             elif links:
                 best = max(ev.qa_npmi.get(key) or [0.0])
                 r = NEUTRAL_RISK * (1.0 - max(0.0, best))

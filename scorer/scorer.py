@@ -175,6 +175,7 @@ class Scorer:
                 qa_npmi={name: [p.npmi if p.npmi is not None else -1.0 for p in ps] for name, ps in links.items()},
                 answer_given=bool(answer),
                 features=feats,
+                corpus_documents=n_docs,
             )
             decision = self._decide(evidence)
             flags = sorted({f for x in (*q_ents, *a_ents, *pairs) for f in x.flags})

@@ -38,3 +38,11 @@ def test_spans_are_unique_and_have_a_key(text, skip, numbers):
     spans = candidate_spans(text, skip, numbers)
     assert len(spans) == len(set(spans))
     assert all(normalize_key(s) for s in spans)
+
+
+def test_prepositions_split_names_and_short_sentence_ends_split_runs():
+    text = "voiced by E'Shun Melvin for MTV in Vienna on 5 October, a film by Ali Abbas Zafar Ali. Frank Cottrell-Boyce"
+    assert candidate_spans(text, True) == ["E'Shun Melvin", "MTV", "Vienna", "October", "Ali Abbas Zafar Ali",
+                                           "Frank Cottrell-Boyce"]
+    assert candidate_spans("the Sammy Davis Jr. Award and Warner Bros. Records", True) == [
+        "Sammy Davis Jr. Award", "Warner Bros. Records"]

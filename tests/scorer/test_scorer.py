@@ -6,7 +6,7 @@ import pytest
 from cooc.indexer.errors import IndexFormatError
 from cooc.scorer import Index, Scorer
 from cooc.scorer.index import lookup
-from cooc.scorer.policy import NEUTRAL_RISK, unsupport
+from cooc.scorer.policy import ABSENCE_SPREAD, NEUTRAL_RISK, unsupport
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +55,11 @@ def test_grounded_vs_never_paired_answer(index):
     grounded = s.score("What is the capital of France?", "Paris")
     never = s.score("What is the capital of France?", "Bill Gates")
     assert grounded.pairs[0].docs == 2 and grounded.risk == pytest.approx(0.5 * (1 - grounded.pairs[0].npmi), abs=1e-6)
-    assert never.pairs[0].docs == 0 and "zero_pair" in never.flags and never.risk == 1.0
-    assert never.confidence == 0.0 and grounded.confidence == pytest.approx(1 - grounded.risk)
+    # France in 4 of 7 documents, Bill Gates in 1: chance alone would pair them 4/7 times
+    assert never.pairs[0].docs == 0 and "zero_pair" in never.flags
+    assert never.risk == pytest.approx(1 - ABSENCE_SPREAD * math.exp(-4 / 7), abs=1e-6)
+    assert never.risk > 1 - ABSENCE_SPREAD > NEUTRAL_RISK + NEUTRAL_RISK * unsupport(1)  # above every other branch
+    assert never.confidence == pytest.approx(1 - never.risk) and grounded.confidence == pytest.approx(1 - grounded.risk)
 
 
 def test_unknown_name_in_answer_is_an_unseen_entity(index):
