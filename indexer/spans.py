@@ -31,11 +31,15 @@ NUMBER_LABEL = "NUMBER"
 _POSSESSIVE_END = re.compile(r"(?<=\w)['\u2019]s?$")
 
 
+#: Words that open a reply and are never a name on their own ("Yes, they are both actors").
+_REPLY_WORDS = frozenset({"yes", "yeah", "yep", "nope", "ok", "okay", "sure", "indeed", "correct", "true", "false"})
+
+
 @cache
 def stop_words() -> frozenset[str]:
     from spacy.lang.en.stop_words import STOP_WORDS  # imported on first use: `import spacy` costs ~0.6 s
 
-    return frozenset(STOP_WORDS)
+    return frozenset(STOP_WORDS) | _REPLY_WORDS
 
 
 def _trim(words: list[str], stop: frozenset[str]) -> list[str]:

@@ -203,14 +203,14 @@ def _acceptable_key(key: str, stop_words: frozenset[str]) -> bool:
 
 def discover(files: Sequence[Path], read_opts: ReadOptions, cfg: VocabConfig) -> tuple[dict, dict]:
     """NER over the sample: key -> (mention count, most common surface form, most common label)."""
-    from spacy.lang.en.stop_words import STOP_WORDS
+    from .spans import stop_words
 
     nlp = load_ner_model(cfg.model)
     labels = set(cfg.labels)
     counts: Counter = Counter()
     surfaces: dict[str, Counter] = defaultdict(Counter)
     label_votes: dict[str, Counter] = defaultdict(Counter)
-    stop = frozenset(STOP_WORDS)
+    stop = stop_words()  # the same words the rule and the query side never take as a name
     n_docs = 0
     for doc in nlp.pipe(_sample_texts(files, read_opts, cfg), batch_size=64, n_process=max(1, cfg.processes)):
         n_docs += 1

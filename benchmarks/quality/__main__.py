@@ -72,6 +72,7 @@ VARIANTS = [
     Variant(MAIN, rules=True),
     Variant(MAIN + " + gazetteer", rules=True, gazetteer="aliases"),
     Variant(MAIN + " + gazetteer without aliases", rules=True, gazetteer="plain"),
+    Variant(MAIN + ", window 25", rules=True, window=25),
     Variant(MAIN + ", window 100", rules=True, window=100),
     Variant(MAIN + ", whole document", rules=True, window=WINDOW_DOC),
 ]
@@ -83,10 +84,16 @@ class Workbench:
     def __init__(self, corpus: list[str], out: Path, rebuild: bool):
         self.corpus, self.out, self.rebuild = corpus, out, rebuild
         self.build_seconds: dict[str, float] = {}
+        self._made: set[Path] = set()  # rebuilt in this run: --rebuild redoes each input once, not per index
+
+    def _stale(self, path: Path) -> bool:
+        stale = (self.rebuild and path not in self._made) or not path.is_file()
+        self._made.add(path)
+        return stale
 
     def gazetteer(self, kind: str) -> Path:
         path = self.out / "inputs" / f"gazetteer-{kind}.tsv"
-        if self.rebuild or not path.is_file():
+        if self._stale(path):
             wiki = [p for p in resolve_inputs(self.corpus) if "wikipedia" in p.name]
             if not wiki:
                 raise SystemExit("the gazetteer ablation needs the Wikipedia leads file (wikipedia_vital_leads.jsonl.gz)"
@@ -96,7 +103,7 @@ class Workbench:
 
     def vocabulary(self, v: Variant) -> Path:
         path = self.out / "vocab" / f"{v.vocab_name}.jsonl"
-        if self.rebuild or not path.is_file():
+        if self._stale(path):
             from cooc.indexer.vocab import VocabConfig
 
             cfg = VocabConfig(ner=v.ner, rules=v.rules, rules_min_count=1, processes=2,
@@ -107,7 +114,7 @@ class Workbench:
 
     def index(self, v: Variant, inputs: list[str] | None = None, tag: str = "") -> Index:
         out = self.out / "indexes" / (v.dir_name + tag)
-        if self.rebuild or not (out / "manifest.json").is_file():
+        if self._stale(out / "manifest.json"):
             t0 = time.perf_counter()
             build_index(BuildConfig(inputs or self.corpus, out, vocab_file=self.vocabulary(v), window=v.window,
                                     workers=2, force=True, progress=False))
@@ -135,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--limit", type=int, help="only the first N HaluEval rows")
     ap.add_argument("--model", action="store_true", help="add model-side signals (extra `bench`)")
-    ap.add_argument("--model-limit", type=int, default=1000, help="HaluEval rows given to the model")
+    ap.add_argument("--model-limit", type=int, default=2000, help="HaluEval rows given to the model")
     ap.add_argument("--se-questions", type=int, default=300, help="questions with sampled answers (semantic entropy)")
     ap.add_argument("--no-ablations", action="store_true", help="main index only")
     ap.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples per interval")

@@ -46,3 +46,9 @@ def test_prepositions_split_names_and_short_sentence_ends_split_runs():
                                            "Frank Cottrell-Boyce"]
     assert candidate_spans("the Sammy Davis Jr. Award and Warner Bros. Records", True) == [
         "Sammy Davis Jr. Award", "Warner Bros. Records"]
+
+
+def test_reply_words_are_not_names():
+    assert candidate_spans("Yes, Larry Hagman and David Gordon Green are both actors.", False) == [
+        "Larry Hagman", "David Gordon Green"]
+    assert candidate_spans("No. Okay", False) == []
