@@ -6,6 +6,10 @@ answer that the vocabulary does not cover as unseen. A span is a run of capitali
 words, with connectors ("of", "van", "&", ...) and numbers allowed inside and an
 ordinal allowed in front ("7th Avenue"), stop words trimmed from both ends.
 
+A title in double quotes ("Infinity on High", "Man Down") is one span however it is cased
+inside, when it looks like a title: at most 8 words, every word of 4 letters or more
+capitalized (a quoted sentence, "We will win", is not a title).
+
 Prepositions that mostly join two names in running text ("Jeff Davis for MTV", "Vienna on
 5 October") are not connectors: a glued span would be one rare entity that hides both names
 from the counts, while splitting a real name ("Miracle on 34th Street") still counts its parts.
@@ -29,6 +33,8 @@ _GLUED_SENTENCE = re.compile(r"(?<=[a-z]{2})\.(?=[A-Z][a-z])")  # "by William Co
 _NUMBER = re.compile(r"(?<![\w.,$])(?:\d{1,3}(?:,\d{3})+|\d{3,4})(?!\w|[.,]\d)")
 NUMBER_LABEL = "NUMBER"
 _POSSESSIVE_END = re.compile(r"(?<=\w)['\u2019]s?$")
+_QUOTED = re.compile(r"\"([^\"\n]{1,100})\"|\u201c([^\u201c\u201d\n]{1,100})\u201d")
+_MAX_TITLE_WORDS = 8
 
 
 #: Words that open a reply and are never a name on their own ("Yes, they are both actors").
@@ -85,6 +91,27 @@ def is_number(key: str) -> bool:
     return _NUMBER.fullmatch(key) is not None
 
 
+def _title(quoted: str) -> str | None:
+    """The quoted text as a title span, or None when it reads like a quoted sentence."""
+    words = quoted.strip().rstrip(",.;:").split()
+    if not words or len(words) > _MAX_TITLE_WORDS or not (words[0][0].isupper() or words[0][0].isdigit()):
+        return None
+    if any(sum(ch.isalpha() for ch in w) >= 4 and not w[0].isupper() for w in words):
+        return None
+    return " ".join(words)
+
+
+def _quoted_titles(text: str) -> tuple[list[tuple[int, str]], str]:
+    """(start, title) of quoted titles, and the text with them blanked out for the run rule."""
+    titles, blanked = [], text
+    for m in _QUOTED.finditer(text):
+        title = _title(m.group(1) or m.group(2))
+        if title is not None:
+            titles.append((m.start(), title))
+            blanked = blanked[: m.start()] + " " * (m.end() - m.start()) + blanked[m.end():]
+    return titles, blanked
+
+
 def candidate_spans(text: str, skip_sentence_initial: bool, numbers: bool = False) -> list[str]:
     """Capitalized runs that may name an entity, in order, unique; then numbers if asked for.
 
@@ -93,8 +120,8 @@ def candidate_spans(text: str, skip_sentence_initial: bool, numbers: bool = Fals
     numbers: also years and large numbers; only for vocabularies that count them (`--rules`).
     """
     stop = stop_words()
-    spans: list[str] = []
     text = _GLUED_SENTENCE.sub(". ", text)  # concatenated sentences with no space: two runs, not one name
+    found, text = _quoted_titles(text)
     for m in _CAP_SPAN.finditer(text):
         for n, raw in enumerate(_sentence_runs(m.group(0).split())):
             words = _trim(raw, stop)
@@ -105,9 +132,8 @@ def candidate_spans(text: str, skip_sentence_initial: bool, numbers: bool = Fals
             opens = n > 0 or _opens_sentence(text, m.start())
             if len(words) == 1 and skip_sentence_initial and raw[0] == words[0] and opens:
                 continue
-            span = " ".join(words).rstrip(".,")
-            if normalize_key(span) and span not in spans:
-                spans.append(span)
+            found.append((m.start(), " ".join(words).rstrip(".,")))
+    spans = list(dict.fromkeys(span for _, span in sorted(found, key=lambda x: x[0]) if normalize_key(span)))
     if numbers:
         spans += [n for n in dict.fromkeys(m.group(0) for m in _NUMBER.finditer(text)) if n not in spans]
     return spans

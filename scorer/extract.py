@@ -4,7 +4,9 @@ A hallucinated answer often names something the corpus never mentions at all; th
 vocabulary cannot contain it, so the capitalized-span rule (indexer/spans.py) catches
 such names: a span that is not exactly one vocabulary entity is an unseen name. Vocabulary
 entities found only inside such a run ("Dorothy" and "Howard" in "Dorothy Howard") are part
-of the unknown name, not mentions of their own, and are dropped. No NER model is
+of the unknown name, not mentions of their own, and are dropped. The other way round, a run
+that is part of a longer vocabulary name the text mentions ("Infinity" and "High" in the
+title Infinity on High) is no name of its own. No NER model is
 loaded at query time, and a batch of texts costs two matcher calls in all.
 """
 
@@ -14,6 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cooc.indexer.normalize import normalize_key
 from cooc.indexer.spans import candidate_spans
 
 from .index import EntityCount, Index
@@ -41,16 +44,20 @@ def find_entities_many(index: Index, texts: Sequence[str | None], skip_sentence_
         swallowed: Counter = Counter()
         unseen: list[str] = []
         partial: list[EntityCount] = []  # names known only inside a longer vocabulary name
+        longer = [f" {key} " for m in row_mentions if m.length >= 2 for key in index.keys_of(m.entity.id)]
         for span in row_spans:
-            inside = span_mentions[k]
-            if not (len(inside) == 1 and inside[0].length == span_tokens[k]):  # not one known name
-                swallowed.update(m.entity.id for m in inside)
-                outer = index.containing(span) if span_tokens[k] >= 2 else None
-                if outer is None:
-                    unseen.append(span)
-                else:
-                    partial.append(outer)
+            inside, n_tokens = span_mentions[k], span_tokens[k]
             k += 1
+            if len(inside) == 1 and inside[0].length == n_tokens:
+                continue  # exactly one known name
+            if any(f" {normalize_key(span)} " in key for key in longer):
+                continue  # a piece of a known name this text mentions
+            swallowed.update(m.entity.id for m in inside)
+            outer = index.containing(span) if n_tokens >= 2 else None
+            if outer is None:
+                unseen.append(span)
+            else:
+                partial.append(outer)
         known: dict[int, EntityCount] = {}
         for m in row_mentions:
             if swallowed[m.entity.id] < total[m.entity.id]:

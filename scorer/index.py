@@ -75,6 +75,7 @@ class Index:
         self._complete = self._min_pair_docs <= 1
         self._sketch = None
         self._inner: dict[str, int] | None = None  # built on first use by containing()
+        self._keys: dict[int, list[str]] | None = None  # built on first use by keys_of()
         if "sketch" in manifest and (self.data / SKETCH_FILE).is_file():
             self._sketch = CountMinSketch.load(self.data / SKETCH_FILE, SketchShape.from_dict(manifest["sketch"]))
 
@@ -105,6 +106,15 @@ class Index:
                 return None
             eid = found[0][1]
         return self.entity_by_id(eid)
+
+    def keys_of(self, eid: int) -> list[str]:
+        """The normalized name and aliases of an entity: the forms a mention of it can take."""
+        if self._keys is None:
+            keys: dict[int, list[str]] = {}
+            for key, i in self.vocab.entries():
+                keys.setdefault(i, []).append(key)
+            self._keys = keys
+        return self._keys.get(eid, [])
 
     def containing(self, text: str) -> EntityCount | None:
         """The most documented entity whose name contains `text` as a run of two or more words.

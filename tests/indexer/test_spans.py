@@ -52,3 +52,10 @@ def test_reply_words_are_not_names():
     assert candidate_spans("Yes, Larry Hagman and David Gordon Green are both actors.", False) == [
         "Larry Hagman", "David Gordon Green"]
     assert candidate_spans("No. Okay", False) == []
+
+
+def test_quoted_titles_are_one_span_and_quoted_sentences_are_not():
+    text = 'Her album "Infinity on High" and the single "Man Down," then "Piggies". He said "We will win the war" today.'
+    assert candidate_spans(text, True) == ["Infinity on High", "Man Down", "Piggies"]
+    assert candidate_spans("\u201cThe Wild and Wonderful Whites of West Virginia\u201d by Julien Nitzberg", True) == [
+        "The Wild and Wonderful Whites of West Virginia", "Julien Nitzberg"]

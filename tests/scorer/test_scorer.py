@@ -149,3 +149,18 @@ def test_open_rejects_non_index_and_newer_format(tmp_path, golden_index):
 def test_sql_on_the_exact_store(index):
     assert index.sql("SELECT count(*) FROM pairs") == [(4,)]
     assert index.sql("SELECT docs FROM entities WHERE key = ?", ["paris"]) == [(3,)]
+
+
+def test_pieces_of_a_known_title_are_not_unseen_names(tmp_path):
+    from tests.conftest import build
+
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(json.dumps({"text": t}) + "\n" for t in [
+        'Fall Out Boy released "Infinity on High" in 2007.', "Fall Out Boy toured.", "Nothing here.", "Nor here."]))
+    gaz = tmp_path / "gaz.tsv"
+    gaz.write_text("Infinity on High\t\tWORK_OF_ART\nFall Out Boy\t\tORG\n")
+    build([docs], tmp_path / "idx", gaz)
+    r = Scorer(Index.open(tmp_path / "idx")).score("Which Fall Out Boy album came out in 2007?", "Infinity on High")
+    # the run rule alone sees "Infinity" and "High"; both are pieces of the title the text names
+    assert [(e.name, e.docs) for e in r.entities if e.role == "answer"] == [("Infinity on High", 1)]
+    assert r.pairs[0].docs == 1 and r.risk < NEUTRAL_RISK
