@@ -46,6 +46,9 @@ class Entity:
 class Vocabulary:
     entities: list[Entity]
     source: dict = field(default_factory=dict)  # how it was made (recorded in the manifest)
+    #: one-word names the rule left out because the word is mostly lowercase in the corpus ("Time",
+    #: "Helicopter"): the corpus does use them, so the scorer must not call them unseen
+    common_words: frozenset[str] = frozenset()
 
     def entries(self) -> Iterator[tuple[str, int]]:
         """Every matchable key (canonical and alias) with its entity id."""
@@ -68,7 +71,8 @@ class Vocabulary:
     def save(self, path: Path) -> None:
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         with open(tmp, "w", encoding="utf-8") as fh:
-            header = {"cooc_vocab": VOCAB_FORMAT, "normalization": NORMALIZATION_VERSION, "source": self.source}
+            header = {"cooc_vocab": VOCAB_FORMAT, "normalization": NORMALIZATION_VERSION, "source": self.source,
+                      "common_words": sorted(self.common_words)}
             fh.write(json.dumps(header) + "\n")
             for e in self.entities:
                 row = {"id": e.id, "key": e.key, "name": e.name, "label": e.label, "aliases": list(e.aliases)}
@@ -97,7 +101,7 @@ class Vocabulary:
             raise CoocError(f"{path}: no such vocabulary file") from None
         except (json.JSONDecodeError, KeyError, UnicodeDecodeError) as exc:
             raise CoocError(f"{path}: corrupt vocabulary file ({exc}); rebuild it with `cooc vocab`") from None
-        return cls(entities, header.get("source", {}))
+        return cls(entities, header.get("source", {}), frozenset(header.get("common_words", ())))
 
 
 @dataclass
@@ -234,8 +238,9 @@ def discover(files: Sequence[Path], read_opts: ReadOptions, cfg: VocabConfig) ->
 _WORD = re.compile(r"[^\W\d_]+")
 
 
-def discover_rules(files: Sequence[Path], read_opts: ReadOptions, cfg: VocabConfig) -> tuple[dict, dict]:
-    """Capitalized name spans in up to rules_docs documents: key -> (documents, most common form).
+def discover_rules(files: Sequence[Path], read_opts: ReadOptions, cfg: VocabConfig) -> tuple[dict, dict, set]:
+    """Capitalized name spans in up to rules_docs documents: key -> (documents, most common form),
+    stats, and the one-word spans left out as common words.
 
     A one-word span is kept only when the word is capitalized in most of its occurrences in
     running text ("Paris" yes, "Film" no): the matcher is case-insensitive, so a common noun
@@ -263,17 +268,15 @@ def discover_rules(files: Sequence[Path], read_opts: ReadOptions, cfg: VocabConf
                         doc_counts[key] += 1
                         surfaces[key][_POSSESSIVE_END.sub("", span)] += 1
     found = {}
-    dropped_common = 0
+    common = set()
     for key, count in doc_counts.items():
-        if count < cfg.rules_min_count:
-            continue
         if " " not in key and lower_uses[key] > sum(surfaces[key].values()):
-            dropped_common += 1
-            continue
-        found[key] = (count, surfaces[key].most_common(1)[0][0])
+            common.add(key)
+        elif count >= cfg.rules_min_count:
+            found[key] = (count, surfaces[key].most_common(1)[0][0])
     stats = {"rules_docs": n_docs, "rules_candidates": len(doc_counts), "rules_min_count": cfg.rules_min_count,
-             "rules_dropped_common_words": dropped_common}
-    return found, stats
+             "rules_dropped_common_words": len(common)}
+    return found, stats, common
 
 
 def build_vocabulary(files: Sequence[Path], read_opts: ReadOptions, cfg: VocabConfig) -> Vocabulary:
@@ -314,8 +317,9 @@ def build_vocabulary(files: Sequence[Path], read_opts: ReadOptions, cfg: VocabCo
             if key not in claimed:
                 canon[key] = {"name": surface, "label": label, "aliases": []}
                 claimed[key] = key
+    common: set[str] = set()
     if cfg.rules:
-        found, rule_stats = discover_rules(files, read_opts, cfg)
+        found, rule_stats, common = discover_rules(files, read_opts, cfg)
         source.update(rule_stats)
         for key, (_count, surface) in found.items():
             if key not in claimed:
@@ -329,4 +333,4 @@ def build_vocabulary(files: Sequence[Path], read_opts: ReadOptions, cfg: VocabCo
     if not entities:
         raise CoocError("the vocabulary is empty: no entity was found often enough (lower --min-count or "
                         "--rules-min-count) and no gazetteer was given")
-    return Vocabulary(entities, source)
+    return Vocabulary(entities, source, frozenset(common - set(claimed)))

@@ -4,9 +4,10 @@ A hallucinated answer often names something the corpus never mentions at all; th
 vocabulary cannot contain it, so the capitalized-span rule (indexer/spans.py) catches
 such names: a span that is not exactly one vocabulary entity is an unseen name. Vocabulary
 entities found only inside such a run ("Dorothy" and "Howard" in "Dorothy Howard") are part
-of the unknown name, not mentions of their own, and are dropped. The other way round, a run
-that is part of a longer vocabulary name the text mentions ("Infinity" and "High" in the
-title Infinity on High) is no name of its own. No NER model is
+of the unknown name, not mentions of their own, and are dropped. A run that is part of a
+longer vocabulary name the text mentions ("Infinity" and "High" in the title Infinity on
+High) is no name of its own, and neither is a word the vocabulary left out as a common word
+("Helicopter": the corpus uses it, mostly in lowercase). No NER model is
 loaded at query time, and a batch of texts costs two matcher calls in all.
 """
 
@@ -38,6 +39,7 @@ def find_entities_many(index: Index, texts: Sequence[str | None], skip_sentence_
     flat = [s for row in spans for s in row]
     span_mentions, span_tokens = index.find_many(flat)
     out: list[Found] = []
+    common = index.vocab.common_words
     k = 0
     for row_mentions, row_spans in zip(mentions, spans, strict=True):
         total = Counter(m.entity.id for m in row_mentions)
@@ -50,8 +52,11 @@ def find_entities_many(index: Index, texts: Sequence[str | None], skip_sentence_
             k += 1
             if len(inside) == 1 and inside[0].length == n_tokens:
                 continue  # exactly one known name
-            if any(f" {normalize_key(span)} " in key for key in longer):
+            key = normalize_key(span)
+            if any(f" {key} " in name for name in longer):
                 continue  # a piece of a known name this text mentions
+            if key in common:
+                continue  # a common word the corpus uses, not an unseen name ("Helicopter")
             swallowed.update(m.entity.id for m in inside)
             outer = index.containing(span) if n_tokens >= 2 else None
             if outer is None:

@@ -133,7 +133,8 @@ def test_rule_vocabulary_keeps_recurring_names_and_drops_capitalized_common_word
     build_index(cfg)
     vocab = Vocabulary.load(tmp_path / "idx" / "vocab.jsonl")
     assert {e.key: e.label for e in vocab.entities} == {"paris": "NAME", "agnes varda": "NAME", "1962": "NUMBER"}
-    assert vocab.source["rules_dropped_common_words"] == 0  # "film": 1 document < min count anyway
+    # "film" is a common word whatever its count: the scorer must not call it an unseen name
+    assert vocab.source["rules_dropped_common_words"] == 1 and vocab.common_words == {"film"}
     cfg.vocab.rules_min_count = 1
     cfg.force = True
     build_index(cfg)

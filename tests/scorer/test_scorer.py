@@ -164,3 +164,22 @@ def test_pieces_of_a_known_title_are_not_unseen_names(tmp_path):
     # the run rule alone sees "Infinity" and "High"; both are pieces of the title the text names
     assert [(e.name, e.docs) for e in r.entities if e.role == "answer"] == [("Infinity on High", 1)]
     assert r.pairs[0].docs == 1 and r.risk < NEUTRAL_RISK
+
+
+def test_a_common_word_the_rule_left_out_is_not_an_unseen_name(tmp_path):
+    from cooc.indexer.read import ReadOptions
+    from cooc.indexer.vocab import VocabConfig, build_vocabulary
+    from tests.conftest import build
+
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(json.dumps({"text": t}) + "\n" for t in [
+        "Fall Out Boy flew by helicopter to Chicago.", "A helicopter landed near Chicago.",
+        "Fall Out Boy rode a Helicopter from Chicago."]))
+    vocab = build_vocabulary([docs], ReadOptions(), VocabConfig(ner=False, rules=True, rules_min_count=1))
+    assert "helicopter" in vocab.common_words and "chicago" not in vocab.common_words
+    vocab_file = tmp_path / "vocab.jsonl"
+    vocab.save(vocab_file)
+    build([docs], tmp_path / "idx", None, vocab_file=vocab_file)
+    s = Scorer(Index.open(tmp_path / "idx"))
+    assert s.score("How did Fall Out Boy travel?", "Helicopter").risk == NEUTRAL_RISK  # no claim, not unseen
+    assert s.score("How did Fall Out Boy travel?", "Zeppelin").risk == 1.0  # a name the corpus never uses
