@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+from .normalize import utf8
+
 #: Entries longer than this many tokens are not matchable (dropped at build with a count).
 MAX_KEY_TOKENS = 24
 
@@ -289,7 +291,7 @@ def _prepare(text: str) -> bytes:
         return text.encode()
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
-    return text.casefold().encode("utf-8", "surrogatepass")
+    return utf8(text.casefold())
 
 
 def pack_texts(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -326,7 +328,7 @@ class Matcher:
     def __init__(self, entries: Iterable[tuple[str, int]]):
         """entries: (normalized key, entity id); several keys may share an id (aliases)."""
         entries = list(entries)
-        keys_b = [k.encode("utf-8", "surrogatepass") for k, _ in entries]
+        keys_b = [utf8(k) for k, _ in entries]
         ids = np.asarray([i for _, i in entries], dtype=np.int32)
         offsets = np.zeros(len(keys_b) + 1, dtype=np.int64)
         np.cumsum([len(k) for k in keys_b], out=offsets[1:])

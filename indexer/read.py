@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 import zstandard
 
 from .errors import ReadError
+from .normalize import utf8
 
 COMPRESSIONS = (".gz", ".zst", ".zstd", ".bz2")
 JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
@@ -228,7 +229,7 @@ def _read_parquet(path: Path, opts: ReadOptions, stats: ReadStats) -> Iterator[D
                 if not isinstance(text, str):
                     skip("non_string_text", f"row {row}")
                     continue
-                size = len(text.encode("utf-8", "surrogatepass"))
+                size = len(utf8(text))
                 if size > opts.max_doc_bytes:
                     skip("too_long", f"row {row}")
                     continue

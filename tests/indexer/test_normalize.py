@@ -30,3 +30,11 @@ def test_key_normalization_is_idempotent(s):
 def test_text_normalization_is_idempotent(s):
     t = normalize_text(s)
     assert normalize_text(t) == t
+
+
+@given(st.text())
+def test_utf8_equals_surrogatepass_encoding_for_any_text(s):
+    from cooc.indexer.normalize import utf8
+
+    for text in (s, s + "\ud800", "\udfff" + s):  # lone surrogates: valid in JSON escapes and in str
+        assert utf8(text) == text.encode("utf-8", "surrogatepass")
