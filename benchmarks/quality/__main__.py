@@ -142,7 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--limit", type=int, help="only the first N HaluEval rows")
     ap.add_argument("--model", action="store_true", help="add model-side signals (extra `bench`)")
-    ap.add_argument("--model-limit", type=int, default=5000, help="HaluEval rows given to the model (default: all dev rows)")
+    ap.add_argument("--model-limit", type=int, default=5000,
+                    help="HaluEval rows given to the model (default: all 5,000 dev rows)")
     ap.add_argument("--se-questions", type=int, default=300, help="questions with sampled answers (semantic entropy)")
     ap.add_argument("--no-ablations", action="store_true", help="main index only")
     ap.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples per interval")
