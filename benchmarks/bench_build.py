@@ -152,7 +152,9 @@ def python_baseline(files: list[Path], vocab: Vocabulary, limit_mb: float) -> tu
 
 
 def dir_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and "parts" not in f.parts)
+    """Bytes of an index without its parts; the top-level names are symlinks into gen-N, counted once."""
+    return sum(f.stat().st_size for f in path.rglob("*")
+               if f.is_file() and not f.is_symlink() and "parts" not in f.parts)
 
 
 def table(headers: list[str], rows: list[list]) -> str:
