@@ -14,6 +14,23 @@ def index(golden_index):
     return Index.open(golden_index)
 
 
+def tiny_index(tmp_path, texts, gazetteer=None, vocab=None) -> Index:
+    """An index of a few hand-written documents, from a gazetteer text or a Vocabulary."""
+    from tests.conftest import build
+
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    gaz = vocab_file = None
+    if gazetteer is not None:
+        gaz = tmp_path / "gaz.tsv"
+        gaz.write_text(gazetteer)
+    if vocab is not None:
+        vocab_file = tmp_path / "vocab.jsonl"
+        vocab.save(vocab_file)
+    build([docs], tmp_path / "idx", gaz, vocab_file=vocab_file)
+    return Index.open(tmp_path / "idx")
+
+
 def names(report, role):
     return [e.name for e in report.entities if e.role == role]
 
@@ -89,16 +106,10 @@ def test_name_inside_a_longer_vocabulary_name_is_known(index):
 
 
 def test_answer_name_found_inside_a_longer_name(tmp_path):
-    from tests.conftest import build
-
-    docs = tmp_path / "docs.jsonl"
-    docs.write_text("".join(json.dumps({"text": t}) + "\n" for t in [
-        "Minnesota's district is represented by Republican Erik Paulsen.", "Minnesota has lakes.",
-        "Nothing here.", "Nor here."]))
-    gaz = tmp_path / "gaz.tsv"
-    gaz.write_text("Republican Erik Paulsen\t\tNAME\nMinnesota\t\tGPE\n")
-    build([docs], tmp_path / "idx", gaz)
-    r = Scorer(Index.open(tmp_path / "idx")).score("Who represents Minnesota?", "Erik Paulsen")
+    index = tiny_index(tmp_path, ["Minnesota's district is represented by Republican Erik Paulsen.",
+                                  "Minnesota has lakes.", "Nothing here.", "Nor here."],
+                       "Republican Erik Paulsen\t\tNAME\nMinnesota\t\tGPE\n")
+    r = Scorer(index).score("Who represents Minnesota?", "Erik Paulsen")
     assert [(e.name, e.docs) for e in r.entities if e.role == "answer"] == [("Republican Erik Paulsen", 1)]
     assert r.pairs[0].docs == 1 and r.risk < NEUTRAL_RISK
 
@@ -152,15 +163,10 @@ def test_sql_on_the_exact_store(index):
 
 
 def test_pieces_of_a_known_title_are_not_unseen_names(tmp_path):
-    from tests.conftest import build
-
-    docs = tmp_path / "docs.jsonl"
-    docs.write_text("".join(json.dumps({"text": t}) + "\n" for t in [
-        'Fall Out Boy released "Infinity on High" in 2007.', "Fall Out Boy toured.", "Nothing here.", "Nor here."]))
-    gaz = tmp_path / "gaz.tsv"
-    gaz.write_text("Infinity on High\t\tWORK_OF_ART\nFall Out Boy\t\tORG\n")
-    build([docs], tmp_path / "idx", gaz)
-    r = Scorer(Index.open(tmp_path / "idx")).score("Which Fall Out Boy album came out in 2007?", "Infinity on High")
+    index = tiny_index(tmp_path, ['Fall Out Boy released "Infinity on High" in 2007.', "Fall Out Boy toured.",
+                                  "Nothing here.", "Nor here."],
+                       "Infinity on High\t\tWORK_OF_ART\nFall Out Boy\t\tORG\n")
+    r = Scorer(index).score("Which Fall Out Boy album came out in 2007?", "Infinity on High")
     # the run rule alone sees "Infinity" and "High"; both are pieces of the title the text names
     assert [(e.name, e.docs) for e in r.entities if e.role == "answer"] == [("Infinity on High", 1)]
     assert r.pairs[0].docs == 1 and r.risk < NEUTRAL_RISK
@@ -169,17 +175,13 @@ def test_pieces_of_a_known_title_are_not_unseen_names(tmp_path):
 def test_a_common_word_the_rule_left_out_is_not_an_unseen_name(tmp_path):
     from cooc.indexer.read import ReadOptions
     from cooc.indexer.vocab import VocabConfig, build_vocabulary
-    from tests.conftest import build
 
-    docs = tmp_path / "docs.jsonl"
-    docs.write_text("".join(json.dumps({"text": t}) + "\n" for t in [
-        "Fall Out Boy flew by helicopter to Chicago.", "A helicopter landed near Chicago.",
-        "Fall Out Boy rode a Helicopter from Chicago."]))
-    vocab = build_vocabulary([docs], ReadOptions(), VocabConfig(ner=False, rules=True, rules_min_count=1))
+    texts = ["Fall Out Boy flew by helicopter to Chicago.", "A helicopter landed near Chicago.",
+             "Fall Out Boy rode a Helicopter from Chicago."]
+    (tmp_path / "src.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    vocab = build_vocabulary([tmp_path / "src.jsonl"], ReadOptions(),
+                             VocabConfig(ner=False, rules=True, rules_min_count=1))
     assert "helicopter" in vocab.common_words and "chicago" not in vocab.common_words
-    vocab_file = tmp_path / "vocab.jsonl"
-    vocab.save(vocab_file)
-    build([docs], tmp_path / "idx", None, vocab_file=vocab_file)
-    s = Scorer(Index.open(tmp_path / "idx"))
+    s = Scorer(tiny_index(tmp_path, texts, vocab=vocab))
     assert s.score("How did Fall Out Boy travel?", "Helicopter").risk == NEUTRAL_RISK  # no claim, not unseen
     assert s.score("How did Fall Out Boy travel?", "Zeppelin").risk == 1.0  # a name the corpus never uses
