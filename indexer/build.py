@@ -1,4 +1,6 @@
-"""`cooc build`: read -> vocabulary -> match -> count (one part per file) -> merge -> store.
+"""`cooc build`: read -> find names and count (one part per file) -> merge -> store, in one pass.
+
+No vocabulary step: every shard finds its names itself (`names.py`) and keys them by hash.
 
 Files are counted in parallel by `workers` processes, each writing its shard's part;
 finished parts survive a crash and are skipped by a rerun. `rank`/`world_size`
@@ -16,26 +18,20 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from .count import WINDOW_DOC
 from .dedup import plan_dedup
 from .errors import CoocError
 from .lock import DirectoryLock
-from .merge import MergeOptions, MergeResult, format_merge, merge_parts
-from .parts import (
-    PARTS_DIR,
-    PartSettings,
-    count_shard_with,
-    is_done,
-    load_done,
-    part_name,
-    settings_for,
-    shared_vocab,
-)
+from .gazetteer import LoadedGazetteer, alias_arrays, load_gazetteer
+from .layout import PARTS_DIR
+from .merge import ALIASES_FILE, MergeOptions, MergeResult, format_merge, merge_parts
+from .parts import CountOptions, PartSettings, count_shard_with, is_done, load_done, part_name
 from .read import ReadOptions, resolve_inputs
 from .store import check_output
-from .vocab import VocabConfig, Vocabulary, build_vocabulary
 
 
 def parse_window(value: str | int) -> int:
@@ -60,14 +56,16 @@ class BuildConfig:
     inputs: list[str]
     output: Path
     read: ReadOptions = field(default_factory=ReadOptions)
-    vocab: VocabConfig = field(default_factory=VocabConfig)
-    vocab_file: Path | None = None  # count with exactly this vocabulary, no discovery
+    gazetteer: Path | None = None  # names to find in any case, with aliases, besides the rule's
+    vocab_file: Path | None = None  # count exactly this list (a gazetteer) and nothing else
+    inner: bool = True  # a run with connectors also names its parts ("Treaty of Paris": "Paris")
     window: int = 1000  # tokens between mention starts; WINDOW_DOC = whole document
     workers: int = 1
     rank: int = 0
     world_size: int = 1
     dedup: str | None = None  # None, "exact" or "near"
     dedup_threshold: float = 0.8
+    memory_mb: float = 1024  # per worker: its tables spill to a new run past this
     merge: MergeOptions = field(default_factory=MergeOptions)
     force: bool = False
     progress: bool = True
@@ -75,28 +73,29 @@ class BuildConfig:
     ray_address: str | None = None  # join this Ray cluster; None starts a local one
     max_retries: int = 2  # Ray: retries of a failing shard before it is reported
 
+    def __post_init__(self) -> None:
+        if self.gazetteer is not None and self.vocab_file is not None:
+            raise CoocError("give either --gazetteer (names besides the rule's) or --vocab (only a fixed list), not both")
+        if self.memory_mb < 16:
+            raise CoocError(f"--memory-mb must be at least 16, got {self.memory_mb}")
+
+    @property
+    def names_file(self) -> Path | None:
+        return self.vocab_file or self.gazetteer
+
 
 @dataclass
 class BuildResult:
     output: Path
     shards: int  # files this build was responsible for
     shards_counted: int  # of which counted now (the rest were finished parts)
-    vocab_seconds: float
     count_seconds: float
     seconds: float
     merged: MergeResult | None  # None when world_size > 1 (run `cooc merge`)
     failed: list = field(default_factory=list)  # Ray: ShardFailure of shards that kept failing
 
 
-def make_vocabulary(inputs: list[str], read: ReadOptions, cfg: VocabConfig, output: Path | None = None) -> Vocabulary:
-    """`cooc vocab`: discover once, save, and count every shard with it (`--vocab`)."""
-    vocab = build_vocabulary(resolve_inputs(inputs), read, cfg)
-    if output is not None:
-        vocab.save(Path(output))
-    return vocab
-
-
-def _run_shards(todo: list[Path], parts_dir: Path, vocab_path: Path, settings: PartSettings, cfg: BuildConfig,
+def _run_shards(todo: list[Path], parts_dir: Path, opts: CountOptions, cfg: BuildConfig,
                 drop: dict[str, set[int]]) -> None:
     sizes = {p: p.stat().st_size for p in todo}
     bar = tqdm(total=sum(sizes.values()), unit="B", unit_scale=True, desc="counting", disable=not cfg.progress,
@@ -105,14 +104,14 @@ def _run_shards(todo: list[Path], parts_dir: Path, vocab_path: Path, settings: P
     try:
         if cfg.workers <= 1 or len(todo) <= 1:
             for i, p in enumerate(todo, start=1):
-                docs += count_shard_with(vocab_path, p, parts_dir, settings, cfg.read, drop.get(str(p)))["documents"]
+                docs += count_shard_with(p, parts_dir, opts, drop.get(str(p)))["documents"]
                 bar.update(sizes[p])
-                bar.set_postfix(shards=f"{i}/{len(todo)}", docs=docs)
+                bar.set_postfix(shards=f"{i}/{len(todo)}", docs=f"{docs:,}")
             return
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         with ProcessPoolExecutor(cfg.workers, mp_context=ctx) as pool:
             pending: dict[Future, Path] = {
-                pool.submit(count_shard_with, vocab_path, p, parts_dir, settings, cfg.read, drop.get(str(p))): p
+                pool.submit(count_shard_with, p, parts_dir, opts, drop.get(str(p))): p
                 for p in sorted(todo, key=lambda p: -sizes[p])  # big shards first: better packing
             }
             finished = 0
@@ -123,7 +122,7 @@ def _run_shards(todo: list[Path], parts_dir: Path, vocab_path: Path, settings: P
                     docs += fut.result()["documents"]  # re-raises a worker's CoocError here
                     finished += 1
                     bar.update(sizes[p])
-                    bar.set_postfix(shards=f"{finished}/{len(todo)}", docs=docs)
+                    bar.set_postfix(shards=f"{finished}/{len(todo)}", docs=f"{docs:,}")
     finally:
         bar.close()
 
@@ -142,47 +141,78 @@ def build_index(cfg: BuildConfig) -> BuildResult:
         return _build_locked(cfg, output)
 
 
+def _settings(cfg: BuildConfig, fingerprint: str | None) -> PartSettings:
+    r = cfg.read
+    return PartSettings(window=int(cfg.window), rules=cfg.vocab_file is None, inner=cfg.inner, gazetteer=fingerprint,
+                        text_field=r.text_field, id_field=r.id_field, txt_lines=r.txt_lines, dedup=cfg.dedup,
+                        max_doc_bytes=r.max_doc_bytes)
+
+
+def _write_aliases(parts_dir: Path, gazetteer: LoadedGazetteer) -> None:
+    alias, canon = alias_arrays(gazetteer)
+    tmp = parts_dir / f".{ALIASES_FILE}.tmp-{os.getpid()}"
+    pq.write_table(pa.table({"alias_hash": pa.array(alias, pa.uint64()), "canonical_hash": pa.array(canon, pa.uint64())}),
+                   tmp)
+    os.replace(tmp, parts_dir / ALIASES_FILE)
+
+
+def _clear_stale_parts(parts_dir: Path, settings: PartSettings, force: bool) -> None:
+    """Parts counted with other settings: a forced rebuild discards them; otherwise refuse before any work."""
+    try:
+        stale = [d for d in load_done(parts_dir) if d.get("settings_key") != settings.key()] if parts_dir.is_dir() else []
+    except CoocError:
+        stale = [None]  # parts of another cooc
+    if stale and force:
+        for f in parts_dir.iterdir():
+            if f.is_file():
+                f.unlink()
+    elif stale:
+        raise CoocError(f"{parts_dir}: holds parts counted with other settings; use a new --output or pass --force "
+                        "to discard them")
+
+
 def _build_locked(cfg: BuildConfig, output: Path) -> BuildResult:
     t0 = time.perf_counter()
     if not 0 <= cfg.rank < cfg.world_size:
         raise CoocError(f"--rank must be in [0, {cfg.world_size}), got {cfg.rank}")
-    if cfg.world_size > 1 and cfg.vocab_file is None:
-        raise CoocError("with --world-size > 1 every rank must count with the same vocabulary: make one with "
-                        "`cooc vocab` and pass --vocab")
     check_output(output, cfg.force)
     files = resolve_inputs(cfg.inputs)
     mine = files[cfg.rank :: cfg.world_size]
-    vocab = Vocabulary.load(Path(cfg.vocab_file)) if cfg.vocab_file else build_vocabulary(files, cfg.read, cfg.vocab)
-    t_vocab = time.perf_counter() - t0
+    gazetteer = load_gazetteer(cfg.names_file)
     parts_dir = output / PARTS_DIR
+    settings = _settings(cfg, gazetteer.fingerprint if gazetteer else None)
+    _clear_stale_parts(parts_dir, settings, cfg.force)
     parts_dir.mkdir(parents=True, exist_ok=True)
-    shared_vocab(parts_dir, vocab, replace=cfg.force)
-    settings = settings_for(vocab, cfg.window, cfg.read, cfg.dedup)
+    if gazetteer is not None:
+        _write_aliases(parts_dir, gazetteer)
+    opts = CountOptions(settings, cfg.read, str(Path(cfg.names_file).resolve()) if cfg.names_file else None,
+                        cfg.memory_mb)
     todo = [p for p in mine if not is_done(parts_dir, p, settings)]
     drop = plan_dedup(files, cfg.read, cfg.dedup, cfg.dedup_threshold).drop if cfg.dedup and todo else {}
     failed = []
     if cfg.executor == "ray":
         from .ray_executor import run_shards_ray
 
-        failed = run_shards_ray(todo, parts_dir, parts_dir / "vocab.jsonl", settings, cfg.read, drop,
-                                cfg.ray_address, cfg.workers, cfg.max_retries, cfg.progress)
+        failed = run_shards_ray(todo, parts_dir, opts, drop, cfg.ray_address, cfg.workers, cfg.max_retries,
+                                cfg.progress)
     else:
-        _run_shards(todo, parts_dir, parts_dir / "vocab.jsonl", settings, cfg, drop)
-    t_count = time.perf_counter() - t0 - t_vocab
+        _run_shards(todo, parts_dir, opts, cfg, drop)
+    t_count = time.perf_counter() - t0
     merged = None
     if cfg.world_size == 1:
         by_part = {d["part"]: d for d in load_done(parts_dir)}
         failed_files = {str(Path(f.file)) for f in failed}
         parts = [(parts_dir, by_part[part_name(p)]) for p in sorted(files, key=part_name) if str(p) not in failed_files]
         if parts:
-            extra = {"workers": cfg.workers, "executor": cfg.executor, "failed_shards": [f.file for f in failed]}
-            merged = merge_parts(vocab, parts, output, cfg.merge, extra_config=extra)
-    return BuildResult(output, len(mine), len(todo), t_vocab, t_count, time.perf_counter() - t0, merged, failed)
+            extra = {"workers": cfg.workers, "executor": cfg.executor, "failed_shards": [f.file for f in failed],
+                     "memory_mb": cfg.memory_mb}
+            merged = merge_parts(parts, output, cfg.merge, extra_config=extra)
+    return BuildResult(output, len(mine), len(todo), t_count, time.perf_counter() - t0, merged, failed)
 
 
 def format_build(r: BuildResult) -> str:
     head = f"counted {r.shards_counted} of {r.shards} shards ({r.shards - r.shards_counted} already done) in " \
-           f"{r.count_seconds:.1f}s after {r.vocab_seconds:.1f}s of vocabulary"
+           f"{r.count_seconds:.1f}s"
     if r.failed:
         head += f"; {len(r.failed)} shard(s) FAILED: " + "; ".join(f"{f.file}: {f.error}" for f in r.failed)
     if r.merged is None and r.failed and r.shards == len(r.failed):

@@ -1,25 +1,39 @@
-"""Exact document counts of entities and entity pairs from match output (numba).
+"""Count names and pairs of names while finding them: one numba pass per batch of documents.
 
-A pair (a, b), a != b, is counted once for a document when some mention of a and
-some mention of b start at most `window` tokens apart (window < 0: anywhere in the
-document). Pairs are unordered and keyed `min(a, b) << 32 | max(a, b)`.
+Per document the kernel finds the mentions (`names.doc_mentions`), then updates three
+open-addressing tables that are the running totals of a shard:
 
-Pair counts live in an open-addressing hash table inside the kernel. Each slot
-keeps its key, count and the last document that counted it in 16 bytes, so "a document adds at most 1" costs one
-comparison instead of a per-document sort, and batches need no merge step: the
-table is the running total. It doubles when half full.
+- **names**: 64-bit name hash -> a local row with documents, mentions, the kinds it was found
+  as (name, title, number, inner, gazetteer), its token count and where it first occurred (so
+  Python reads its surface form once per shard, not once per mention);
+- **pairs**: two local rows (`min << 32 | max`) -> documents in which their mentions start at
+  most `window` tokens apart (window < 0: anywhere in the document); each slot keeps the last
+  document that counted it, so "a document adds at most 1" is one comparison;
+- **lowercase uses** of every word ("film" in "a film by"), which decide at merge time whether a
+  one-word name is a common word.
+
+Memory is bounded: when the tables pass `memory_mb`, `ShardCounter` hands them out as a *run*
+(hash-keyed arrays) and starts afresh; the runs of a shard simply sum at merge time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numba as nb
 import numpy as np
 
-from .errors import CoocError
-from .match import Mentions
+from . import names as nm
 
 #: Window value meaning "anywhere in the same document".
 WINDOW_DOC = -1
+
+# Columns of the per-name rows.
+E_DOCS, E_MENTIONS, E_LAST_DOC, E_LAST_POS, E_ACTIVE, E_KINDS, E_NTOK, E_FDOC, E_FSTART, E_FEND = range(10)
+_E_COLS = 10
+# sizes[]: names, lowercase words, pairs, hash collisions, tokens
+Z_NAMES, Z_LOWER, Z_PAIRS, Z_COLLISIONS, Z_TOKENS = range(5)
 
 
 def pair_key(a: int, b: int) -> int:
@@ -40,7 +54,8 @@ def _slot(key, mask):
 
 
 @nb.njit(cache=True)
-def _rehash(table, new_cap):
+def _rehash2(table, new_cap):
+    """Rehash a (key, value) table; key 0 is empty."""
     out = np.zeros((new_cap, 2), dtype=np.uint64)
     mask = np.uint64(new_cap - 1)
     for i in range(table.shape[0]):
@@ -55,101 +70,229 @@ def _rehash(table, new_cap):
 
 
 @nb.njit(cache=True)
-def _count_batch(doc, pos, eid, doc_base, window, ent_docs, ent_mentions, table, size):
-    """Update entity counters and the pair table; returns the (possibly grown) table and its size.
-
-    table[s] = (key, count << 32 | last document + 1): key and count share a cache line, so an
-    emission costs one memory access. Counts and document numbers of a shard stay below 2**32.
-    """
-    n_ent = ent_docs.shape[0]
-    last_doc = np.full(n_ent, -1, dtype=np.int64)
-    last_pos = np.zeros(n_ent, dtype=np.int64)
-    in_active = np.zeros(n_ent, dtype=np.bool_)
-    active = np.empty(n_ent, dtype=np.int32)
-    mask = np.uint64(table.shape[0] - 1)
-    low = np.uint64(0xFFFFFFFF)
-    m = 0
-    n_m = doc.shape[0]
-    while m < n_m:
-        d = doc[m]
-        stamp = np.uint64(doc_base + d + 1)
-        end = m
-        while end < n_m and doc[end] == d:
-            end += 1
-        n_active = 0
-        for j in range(m, end):
-            b = eid[j]
-            p = np.int64(pos[j])
-            ent_mentions[b] += 1
-            if last_doc[b] != d:
-                last_doc[b] = d
-                ent_docs[b] += 1
-            # pair b with every distinct entity whose last mention is inside the window
-            k = 0
-            while k < n_active:
-                a = active[k]
-                if window >= 0 and last_pos[a] < p - window:
-                    in_active[a] = False
-                    n_active -= 1
-                    active[k] = active[n_active]
-                    continue
-                k += 1
-                if a == b:
-                    continue
-                key = (np.uint64(min(a, b)) << np.uint64(32)) | np.uint64(max(a, b))
-                s = _slot(key, mask)
-                while table[s, 0] != np.uint64(0) and table[s, 0] != key:
-                    s = (s + 1) & np.int64(mask)
-                if table[s, 0] == key:
-                    v = table[s, 1]
-                    if (v & low) != stamp:  # a document adds at most 1
-                        table[s, 1] = ((v >> np.uint64(32)) + np.uint64(1)) << np.uint64(32) | stamp
-                    continue
-                table[s, 0] = key
-                table[s, 1] = (np.uint64(1) << np.uint64(32)) | stamp
-                size += 1
-                if 2 * size > table.shape[0]:
-                    table = _rehash(table, 2 * table.shape[0])
-                    mask = np.uint64(table.shape[0] - 1)
-            last_pos[b] = p
-            if not in_active[b]:
-                in_active[b] = True
-                active[n_active] = b
-                n_active += 1
-        for k in range(n_active):
-            in_active[active[k]] = False
-        m = end
-    return table, size
+def _name_row(names_t, rows, hashes, sizes, h1, h2, kind, ntok, d, bstart, bend):
+    """The local row of a name, added when new. Returns (row, tables possibly grown)."""
+    mask = np.uint64(names_t.shape[0] - 1)
+    s = _slot(h1, mask)
+    while names_t[s, 0] != np.uint64(0):
+        if names_t[s, 0] == h1:
+            r = np.int64(names_t[s, 1])
+            if hashes[r, 1] != h2:
+                sizes[Z_COLLISIONS] += 1
+            return r, names_t, rows, hashes
+        s = (s + 1) & np.int64(mask)
+    r = sizes[Z_NAMES]
+    if r == rows.shape[0]:
+        grown = np.zeros((2 * rows.shape[0], _E_COLS), dtype=np.int64)
+        grown[:r] = rows[:r]
+        rows = grown
+        gh = np.zeros((2 * hashes.shape[0], 2), dtype=np.uint64)
+        gh[:r] = hashes[:r]
+        hashes = gh
+    names_t[s, 0] = h1
+    names_t[s, 1] = np.uint64(r)
+    hashes[r, 0] = h1
+    hashes[r, 1] = h2
+    rows[r, E_LAST_DOC] = -1
+    rows[r, E_NTOK] = ntok
+    rows[r, E_FDOC] = d
+    rows[r, E_FSTART] = bstart
+    rows[r, E_FEND] = bend
+    sizes[Z_NAMES] = r + 1
+    if 2 * (r + 1) > names_t.shape[0]:
+        names_t = _rehash2(names_t, 2 * names_t.shape[0])
+    return r, names_t, rows, hashes
 
 
-class Counter:
-    """Exact entity and pair document counts accumulated batch by batch."""
+@nb.njit(cache=True)
+def _count_lower(tok, th, nt, lower_t, sizes):
+    """Lowercase uses of each word (as a one-word name's hash)."""
+    for k in range(nt):
+        if (tok[k, nm.T_FLAGS] & nm.F_LOWER) == 0 or tok[k, nm.T_PUNCT] != 0:
+            continue
+        h = nm._step(nm.SEQ_SEED, th[k], nm.SEQ_MUL)
+        mask = np.uint64(lower_t.shape[0] - 1)
+        s = _slot(h, mask)
+        while lower_t[s, 0] != np.uint64(0) and lower_t[s, 0] != h:
+            s = (s + 1) & np.int64(mask)
+        if lower_t[s, 0] == h:
+            lower_t[s, 1] += np.uint64(1)
+            continue
+        lower_t[s, 0] = h
+        lower_t[s, 1] = np.uint64(1)
+        sizes[Z_LOWER] += 1
+        if 2 * sizes[Z_LOWER] > lower_t.shape[0]:
+            lower_t = _rehash2(lower_t, 2 * lower_t.shape[0])
+    return lower_t
 
-    def __init__(self, n_entities: int, window: int, initial_capacity: int = 1 << 16):
+
+@nb.njit(cache=True)
+def _emit_pair(pairs_t, sizes, a, b, stamp):
+    key = (np.uint64(min(a, b)) << np.uint64(32)) | np.uint64(max(a, b))
+    mask = np.uint64(pairs_t.shape[0] - 1)
+    s = _slot(key, mask)
+    while pairs_t[s, 0] != np.uint64(0) and pairs_t[s, 0] != key:
+        s = (s + 1) & np.int64(mask)
+    if pairs_t[s, 0] == key:
+        v = pairs_t[s, 1]
+        if (v & np.uint64(0xFFFFFFFF)) != stamp:  # a document adds at most 1
+            pairs_t[s, 1] = ((v >> np.uint64(32)) + np.uint64(1)) << np.uint64(32) | stamp
+        return pairs_t
+    pairs_t[s, 0] = key
+    pairs_t[s, 1] = (np.uint64(1) << np.uint64(32)) | stamp
+    sizes[Z_PAIRS] += 1
+    if 2 * sizes[Z_PAIRS] > pairs_t.shape[0]:
+        pairs_t = _rehash2(pairs_t, 2 * pairs_t.shape[0])
+    return pairs_t
+
+
+@nb.njit(cache=True)
+def _count_doc(out, out_h, n_m, d, docno, window, names_t, rows, hashes, pairs_t, sizes, active):
+    """Update the name rows and the pair table with one document's mentions (sorted by position)."""
+    stamp = np.uint64(docno + 1)
+    n_active = 0
+    for j in range(n_m):
+        r, names_t, rows, hashes = _name_row(names_t, rows, hashes, sizes, out_h[j, 0], out_h[j, 1], out[j, 2],
+                                             out[j, 5], d, out[j, 3], out[j, 4])
+        p = out[j, 0]
+        rows[r, E_MENTIONS] += 1
+        rows[r, E_KINDS] |= 1 << out[j, 2]
+        if rows[r, E_LAST_DOC] != docno:
+            rows[r, E_LAST_DOC] = docno
+            rows[r, E_DOCS] += 1
+        k = 0
+        while k < n_active:  # pair r with every other name whose last mention is inside the window
+            a = active[k]
+            if window >= 0 and rows[a, E_LAST_POS] < p - window:
+                rows[a, E_ACTIVE] = 0
+                n_active -= 1
+                active[k] = active[n_active]
+                continue
+            k += 1
+            if a != r:
+                pairs_t = _emit_pair(pairs_t, sizes, a, r, stamp)
+        rows[r, E_LAST_POS] = p
+        if rows[r, E_ACTIVE] == 0:
+            rows[r, E_ACTIVE] = 1
+            active[n_active] = r
+            n_active += 1
+    for k in range(n_active):
+        rows[active[k], E_ACTIVE] = 0
+    return names_t, rows, hashes, pairs_t
+
+
+@nb.njit(cache=True)
+def _count_batch(buf, offsets, doc_base, window, rules, inner, rt_stop, rt_conn, rt_abbr, the_hash, s_hash,
+                 g_keys, g_vals, g_mask, g_max, g_canon, names_t, rows, hashes, lower_t, pairs_t, sizes):
+    n_docs = offsets.shape[0] - 1
+    longest = 1
+    for d in range(n_docs):
+        longest = max(longest, offsets[d + 1] - offsets[d] + 1)
+    tok, th, blanked, words, spans, out, out_h = nm.scratch(min(longest, nm.SCRATCH_TOKENS))
+    active = np.empty(out.shape[0], dtype=np.int64)
+    for d in range(n_docs):
+        while True:
+            n_m, nt = nm.doc_mentions(buf, offsets[d], offsets[d + 1], tok, th, blanked, words, spans, out, out_h,
+                                      rules, True, inner, rt_stop, rt_conn, rt_abbr, the_hash, s_hash, g_keys,
+                                      g_vals, g_mask, g_max, g_canon)
+            if n_m >= 0:
+                break
+            tok, th, blanked, words, spans, out, out_h = nm.scratch(nt + 1)
+            active = np.empty(out.shape[0], dtype=np.int64)
+        sizes[Z_TOKENS] += nt
+        lower_t = _count_lower(tok, th, nt, lower_t, sizes)
+        names_t, rows, hashes, pairs_t = _count_doc(out, out_h, n_m, d, doc_base + d, window, names_t, rows,
+                                                    hashes, pairs_t, sizes, active)
+    return names_t, rows, hashes, lower_t, pairs_t
+
+
+@dataclass
+class Run:
+    """A shard's counts, keyed by name hash: what a part stores (one shard may have several runs)."""
+
+    hash: np.ndarray  # uint64, sorted
+    check: np.ndarray  # uint64 second hash (collision detection)
+    docs: np.ndarray  # int64
+    mentions: np.ndarray  # int64
+    kinds: np.ndarray  # int64 bit set of KIND_*
+    ntok: np.ndarray  # int64 tokens of the key
+    names: list[str]  # surface form of the first occurrence
+    pair_a: np.ndarray  # uint64 name hash, pair_a < pair_b
+    pair_b: np.ndarray
+    pair_docs: np.ndarray  # int64
+    lower_hash: np.ndarray  # uint64 one-word hash of a word used in lowercase
+    lower_uses: np.ndarray  # int64
+    documents: int
+    tokens: int
+    collisions: int
+
+
+class ShardCounter:
+    """Names, pairs and lowercase uses of a stream of batches, handed out as runs within a memory budget."""
+
+    def __init__(self, window: int, gazetteer: nm.Gazetteer | None = None, rules: bool = True,
+                 inner: bool = True, memory_mb: float = 1024):
         self.window = int(window)
-        self.entity_docs = np.zeros(n_entities, dtype=np.int64)
-        self.entity_mentions = np.zeros(n_entities, dtype=np.int64)
+        self.gazetteer = gazetteer or nm.Gazetteer.empty()
+        self.rules = rules
+        self.inner = inner
+        self.memory_bytes = int(memory_mb * (1 << 20))
+        self._rt = nm.rule_tables()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._names_t = np.zeros((1 << 14, 2), dtype=np.uint64)
+        self._rows = np.zeros((1 << 13, _E_COLS), dtype=np.int64)
+        self._hashes = np.zeros((1 << 13, 2), dtype=np.uint64)
+        self._lower_t = np.zeros((1 << 14, 2), dtype=np.uint64)
+        self._pairs_t = np.zeros((1 << 16, 2), dtype=np.uint64)
+        self._sizes = np.zeros(5, dtype=np.int64)
+        self._names: list[str] = []
         self.documents = 0
-        self.tokens = 0
-        cap = 1 << max(4, (initial_capacity - 1).bit_length())
-        self._table = np.zeros((cap, 2), dtype=np.uint64)
-        self._size = 0
 
-    def add(self, mentions: Mentions) -> None:
-        """Count one batch (document indexes in `mentions` are local to the batch)."""
-        if self.documents + mentions.ntokens.shape[0] >= 2**32 - 1:
-            raise CoocError("a shard holds at most 2**32 - 2 documents; split the input file into smaller shards")
-        self._table, self._size = _count_batch(
-            mentions.doc, mentions.pos, mentions.eid, self.documents, self.window, self.entity_docs,
-            self.entity_mentions, self._table, self._size,
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self._names_t, self._rows, self._hashes, self._lower_t, self._pairs_t))
+
+    def add(self, texts: Sequence[str]) -> list[Run]:
+        """Count one batch; returns the runs handed out (when the tables passed the memory budget)."""
+        runs = [self.run()] if self.documents + len(texts) >= 2**32 - 1 else []  # document stamps are 32-bit
+        buf, offsets = nm.pack_texts(texts)
+        g, rt = self.gazetteer, self._rt
+        before = int(self._sizes[Z_NAMES])
+        self._names_t, self._rows, self._hashes, self._lower_t, self._pairs_t = _count_batch(
+            buf, offsets, self.documents, self.window, self.rules, self.inner, rt.stop, rt.connectors,
+            rt.abbreviations, rt.the_hash, rt.s_hash, g.keys, g.vals, g.mask, g.max_tokens, g.canon,
+            self._names_t, self._rows, self._hashes, self._lower_t, self._pairs_t, self._sizes)
+        self.documents += len(texts)
+        new = self._rows[before : int(self._sizes[Z_NAMES])]
+        raw = buf.tobytes()
+        self._names += [raw[s:e].decode("utf-8", "surrogatepass") for s, e in zip(new[:, E_FSTART].tolist(),
+                                                                               new[:, E_FEND].tolist(), strict=True)]
+        if self.nbytes > self.memory_bytes:
+            runs.append(self.run())
+        return runs
+
+    def run(self) -> Run:
+        """The counts so far as a run, and fresh tables."""
+        n = int(self._sizes[Z_NAMES])
+        rows, hashes = self._rows[:n], self._hashes[:n]
+        used = self._pairs_t[:, 0] != 0
+        keys = self._pairs_t[used, 0]
+        a = hashes[(keys >> np.uint64(32)).astype(np.int64), 0]
+        b = hashes[(keys & np.uint64(0xFFFFFFFF)).astype(np.int64), 0]
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        order = np.lexsort((hi, lo))
+        low = self._lower_t[self._lower_t[:, 0] != 0]
+        by_hash = np.argsort(hashes[:, 0], kind="stable")
+        run = Run(
+            hash=hashes[by_hash, 0], check=hashes[by_hash, 1], docs=rows[by_hash, E_DOCS],
+            mentions=rows[by_hash, E_MENTIONS], kinds=rows[by_hash, E_KINDS], ntok=rows[by_hash, E_NTOK],
+            names=[self._names[i] for i in by_hash.tolist()],
+            pair_a=lo[order], pair_b=hi[order], pair_docs=(self._pairs_t[used, 1] >> np.uint64(32)).astype(np.int64)[order],
+            lower_hash=low[:, 0], lower_uses=low[:, 1].astype(np.int64),
+            documents=self.documents, tokens=int(self._sizes[Z_TOKENS]), collisions=int(self._sizes[Z_COLLISIONS]),
         )
-        self.documents += int(mentions.ntokens.shape[0])
-        self.tokens += int(mentions.ntokens.sum())
+        self._reset()
+        return run
 
-    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """(sorted uint64 keys, int64 document counts)."""
-        used = self._table[:, 0] != 0
-        keys = self._table[used, 0]
-        counts = (self._table[used, 1] >> np.uint64(32)).astype(np.int64)
-        order = np.argsort(keys)
-        return keys[order], counts[order]

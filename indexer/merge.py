@@ -1,8 +1,11 @@
-"""Sum per-shard parts into an index: DuckDB GROUP BY over the parts' Parquet files.
+"""Sum per-shard parts into an index: DuckDB GROUP BYs over the parts' Parquet files.
 
-Parts counted with a different vocabulary, window, normalization, reader settings
-or dedup mode are refused. The result depends only on the set of parts, so
-merging the parts of A and of B equals building A and B together.
+Names are keyed by hash, so parts from any rank, machine or Ray task merge with no shared
+vocabulary; parts counted with different settings are refused. Two different names with the
+same 64-bit hash (told apart by their second hash) are counted and reported. The result
+depends only on the set of parts: merging the parts of A and of B equals building A and B
+together. Here the one-word names the corpus mostly writes in lowercase become common words
+(kept, flagged, and left out of the pair table).
 """
 
 from __future__ import annotations
@@ -17,14 +20,19 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pyarrow.parquet as pq
 
 from .count import WINDOW_DOC
 from .errors import CoocError
+from .layout import COMMON_FLAG, FORMAT, FORMAT_VERSION, PARTS_DIR
 from .lock import DirectoryLock
-from .parts import PARTS_DIR, VOCAB_NAME, load_done
+from .names import KIND_GAZETTEER, KIND_NUMBER, KIND_TITLE
+from .parts import load_done, run_files
 from .sketch import DEFAULT_DEPTH, DEFAULT_SKETCH_MB, CountMinSketch, SketchShape, hll_estimate, sketch_error
-from .store import FORMAT, FORMAT_VERSION, Counts, check_output, publish, staging_dir, write_index
-from .vocab import Vocabulary
+from .spans import NAME_LABEL, NUMBER_LABEL, TITLE_LABEL
+from .store import NameTable, Pairs, check_output, publish, staging_dir, write_index
+
+ALIASES_FILE = "aliases.parquet"
 
 
 def cooc_version() -> str:
@@ -51,11 +59,12 @@ class MergeResult:
     bytes: int
     skipped: dict
     duplicates: int
-    entities: int
-    entities_seen: int
-    pairs: int  # distinct pairs counted
+    names: int
+    common_words: int
+    pairs: int  # distinct pairs counted (without common words)
     pairs_kept: int  # in the exact table (>= min_pair_docs)
     parts: int
+    collisions: int  # distinct names sharing a 64-bit hash
     seconds: float
 
 
@@ -68,18 +77,12 @@ def parts_dir_of(source: Path) -> Path:
     raise CoocError(f"{source}: no parts here (expected a parts directory or an index built with parts)")
 
 
-def collect(sources: list[Path]) -> tuple[Vocabulary, list[tuple[Path, dict]]]:
+def collect(sources: list[Path]) -> list[tuple[Path, dict]]:
     """All finished parts of the sources, checked to be mergeable."""
-    vocab: Vocabulary | None = None
     parts: dict[str, tuple[Path, dict]] = {}
     settings = None
     for source in sources:
         pdir = parts_dir_of(Path(source))
-        v = Vocabulary.load(pdir / VOCAB_NAME)
-        if vocab is None:
-            vocab = v
-        elif v.fingerprint() != vocab.fingerprint():
-            raise CoocError(f"{pdir}: parts were counted with a different vocabulary; count every shard with one --vocab")
         for done in load_done(pdir):
             if settings is None:
                 settings = done["settings"]
@@ -89,133 +92,206 @@ def collect(sources: list[Path]) -> tuple[Vocabulary, list[tuple[Path, dict]]]:
             if done["part"] in parts and parts[done["part"]][0] != pdir:
                 raise CoocError(f"part {done['part']} is in both {parts[done['part']][0]} and {pdir}; merge it once")
             parts[done["part"]] = (pdir, done)
-    if vocab is None or not parts:
+    if not parts:
         raise CoocError("no finished parts to merge")
-    return vocab, [parts[k] for k in sorted(parts)]
+    return [parts[k] for k in sorted(parts)]
 
 
-def _sql_list(paths: list[str]) -> str:
+def _files(parts: list[tuple[Path, dict]], kind: str) -> str:
+    paths = [str(run_files(d, done["part"], k)[kind]) for d, done in parts for k in range(done["runs"])]
     return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
 
 
-def merge_parts(vocab: Vocabulary, parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions,
+def _connect(staging: Path, opts: MergeOptions) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit='{opts.memory_limit}'")
+    con.execute(f"SET temp_directory='{staging / 'duckdb_tmp'}'")
+    con.execute(f"SET threads={max(1, os.cpu_count() or 1)}")
+    return con
+
+
+def _label_of(kinds: np.ndarray, labels: list[str]) -> tuple[np.ndarray, list[str]]:
+    """A gazetteer label where there is one, else NUMBER, TITLE (only ever quoted) or NAME."""
+    names = [NAME_LABEL, TITLE_LABEL, NUMBER_LABEL]
+    out = []
+    for k, lab in zip(kinds.tolist(), labels, strict=True):
+        if lab:
+            out.append(lab)
+        elif k & (1 << KIND_NUMBER):
+            out.append(NUMBER_LABEL)
+        elif k == 1 << KIND_TITLE:
+            out.append(TITLE_LABEL)
+        else:
+            out.append(NAME_LABEL)
+    vocab = sorted(set(out) | set(names))
+    code = {lab: i for i, lab in enumerate(vocab)}
+    return np.array([code[x] for x in out], dtype=np.uint8), vocab
+
+
+def merge_names(con: duckdb.DuckDBPyConnection, parts: list[tuple[Path, dict]]) -> tuple[NameTable, int, int]:
+    """Every name with its summed counts, lowercase uses and common-word flag; the collisions; the
+    longest name in tokens (how far the scorer's n-gram lookup must reach)."""
+    rows = con.sql(f"""
+        WITH n AS (
+            SELECT hash, min("check") AS chk, count(DISTINCT "check") AS checks, sum(docs)::BIGINT AS docs,
+                   sum(mentions)::BIGINT AS mentions, bit_or(kinds)::BIGINT AS kinds, min(ntok)::BIGINT AS ntok,
+                   arg_max(name, docs + CASE WHEN label <> '' THEN 1::BIGINT << 40 ELSE 0 END) AS name,
+                   max(label) AS label
+            FROM read_parquet({_files(parts, 'names')}) GROUP BY hash),
+        l AS (SELECT hash, sum(uses)::BIGINT AS uses FROM read_parquet({_files(parts, 'lower')}) GROUP BY hash)
+        SELECT n.*, coalesce(l.uses, 0)::BIGINT AS lower FROM n LEFT JOIN l ON n.hash = l.hash AND n.ntok = 1
+        ORDER BY n.hash""").to_arrow_table()
+    kinds = rows["kinds"].to_numpy()
+    labels = rows["label"].to_pylist()
+    mentions = rows["mentions"].to_numpy()
+    lower = rows["lower"].to_numpy()
+    curated = (kinds & (1 << KIND_GAZETTEER)) != 0
+    common = (rows["ntok"].to_numpy() == 1) & (lower > mentions) & ~curated & ((kinds & (1 << KIND_NUMBER)) == 0)
+    codes, vocab = _label_of(kinds, labels)
+    table = NameTable(
+        hash=rows["hash"].to_numpy(), check=rows["chk"].to_numpy(), docs=rows["docs"].to_numpy(),
+        mentions=mentions, lower=lower, flags=(kinds & 0x1F).astype(np.uint8) | np.where(common, COMMON_FLAG, 0).astype(np.uint8),
+        label=codes, names=rows["name"].to_pylist(), labels=vocab,
+        alias_hash=np.zeros(0, np.uint64), alias_id=np.zeros(0, np.int64),
+    )
+    ntok = rows["ntok"].to_numpy()
+    return table, int((rows["checks"].to_numpy() > 1).sum()), int(ntok.max()) if ntok.size else 1
+
+
+def _aliases(table: NameTable, parts: list[tuple[Path, dict]]) -> None:
+    """Gazetteer aliases (alias hash -> canonical name id), from the parts directories that hold them."""
+    found: dict[int, int] = {}
+    for pdir in sorted({d for d, _ in parts}):
+        if (pdir / ALIASES_FILE).is_file():
+            t = pq.read_table(pdir / ALIASES_FILE)
+            found.update(zip(t["alias_hash"].to_pylist(), t["canonical_hash"].to_pylist(), strict=True))
+    if not found:
+        return
+    alias = np.array(sorted(found), dtype=np.uint64)
+    canon = np.array([found[int(a)] for a in alias], dtype=np.uint64)
+    idx = np.minimum(np.searchsorted(table.hash, canon), max(table.hash.size - 1, 0))
+    ok = table.hash[idx] == canon if table.hash.size else np.zeros(alias.size, bool)
+    table.alias_hash, table.alias_id = alias[ok], idx[ok].astype(np.int64)
+
+
+def merge_pairs(con: duckdb.DuckDBPyConnection, parts: list[tuple[Path, dict]], table: NameTable,
+                opts: MergeOptions) -> tuple[Pairs, CountMinSketch, int, int]:
+    """Pair totals as name-id keys (common words left out), the sketch of all, distinct and total counts."""
+    shape = SketchShape.from_mb(opts.sketch_mb, opts.sketch_depth)
+    sketch = CountMinSketch(shape)
+    common = (table.flags & COMMON_FLAG) != 0
+    kept_keys, kept_docs = [], []
+    distinct = total = 0
+    reader = con.sql(f"SELECT a, b, sum(docs)::BIGINT AS docs FROM read_parquet({_files(parts, 'pairs')}) "
+                     "GROUP BY a, b").to_arrow_reader(batch_size=1 << 20)
+    for batch in reader:
+        ia = np.searchsorted(table.hash, batch.column(0).to_numpy())
+        ib = np.searchsorted(table.hash, batch.column(1).to_numpy())
+        docs = batch.column(2).to_numpy().astype(np.int64)
+        keep = ~(common[ia] | common[ib])
+        keys = (ia[keep].astype(np.uint64) << np.uint64(32)) | ib[keep].astype(np.uint64)  # a < b: hashes are sorted
+        docs = docs[keep]
+        sketch.add(keys, docs)
+        distinct += keys.size
+        total += int(docs.sum())
+        big = docs >= opts.min_pair_docs
+        kept_keys.append(keys[big])
+        kept_docs.append(docs[big])
+    keys = np.concatenate(kept_keys) if kept_keys else np.zeros(0, np.uint64)
+    docs = np.concatenate(kept_docs) if kept_docs else np.zeros(0, np.int64)
+    order = np.argsort(keys, kind="stable")
+    return Pairs(keys[order], docs[order]), sketch, distinct, total
+
+
+def _corpus(dones: list[dict]) -> dict:
+    skipped: dict[str, int] = {}
+    for done in dones:
+        for k, v in done["skipped"].items():
+            skipped[k] = skipped.get(k, 0) + v
+    return {
+        "documents": sum(d["documents"] for d in dones),
+        "tokens": sum(d["tokens"] for d in dones),
+        "bytes": sum(d["bytes"] for d in dones),
+        "skipped": skipped,
+        "skipped_total": sum(skipped.values()),
+        "duplicates_dropped": sum(d.get("duplicates_dropped", 0) for d in dones),
+    }
+
+
+def _manifest(dones: list[dict], table: NameTable, pairs: Pairs, sketch: CountMinSketch, distinct: int, total: int,
+              collisions: int, registers: np.ndarray, opts: MergeOptions, extra: dict | None) -> dict:
+    s = dones[0]["settings"]
+    fill = sketch.fill()
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "cooc_version": cooc_version(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "corpus": _corpus(dones),
+        "inputs": [{"path": d["file"], "size": d["size"], "documents": d["documents"], "bytes": d["bytes"],
+                    "skipped": d["skipped"], "duplicates_dropped": d.get("duplicates_dropped", 0), "part": d["part"]}
+                   for d in dones],
+        "config": {
+            "window": "doc" if s["window"] == WINDOW_DOC else s["window"],
+            "normalization_version": s["normalization_version"],
+            "names": {"rules": s["rules"], "inner": s["inner"], "rule_version": s["rule_version"],
+                      "gazetteer": s["gazetteer"],
+                      "hash": "64-bit sequence hash of FNV-1a token hashes (indexer/names.py), check hash with a second "
+                              "seed and multiplier",
+                      "common_word": "one word, used in lowercase more often than as a name"},
+            "read": {"text_field": s["text_field"], "id_field": s["id_field"], "txt_lines": s["txt_lines"],
+                     "max_doc_bytes": s["max_doc_bytes"]},
+            "dedup": s["dedup"],
+            "min_pair_docs": opts.min_pair_docs,
+            **(extra or {}),
+        },
+        "sketch": {**sketch.shape.to_dict(), "total": total, "fill": fill, **sketch_error(sketch.shape, total, fill),
+                   "update": "conservative, one update per distinct pair with its total, saturating uint32"},
+        "counts": {
+            "names": int(table.hash.size),
+            "common_words": int(((table.flags & COMMON_FLAG) != 0).sum()),
+            "aliases": int(table.alias_hash.size),
+            "pairs": distinct,
+            "pairs_kept": int(pairs.keys.size),
+            "pairs_hll_estimate": round(hll_estimate(registers)),
+            "hash_collisions": collisions,
+        },
+    }
+
+
+def merge_parts(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions,
                 extra_config: dict | None = None) -> MergeResult:
     t0 = time.perf_counter()
     output.mkdir(parents=True, exist_ok=True)
     staging = staging_dir(output)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
-    files = {k: [str(d / f"{done['part']}.{k}.parquet") for d, done in parts] for k in ("entities", "pairs")}
-    con = duckdb.connect()
+    con = _connect(staging, opts)
     try:
-        con.execute(f"SET memory_limit='{opts.memory_limit}'")
-        con.execute(f"SET temp_directory='{staging / 'duckdb_tmp'}'")
-        con.execute(f"SET threads={max(1, os.cpu_count() or 1)}")
-        n_ent = len(vocab.entities)
-        ent_docs = np.zeros(n_ent, np.int64)
-        ent_mentions = np.zeros(n_ent, np.int64)
-        rows = con.execute(
-            f"SELECT id, sum(docs)::BIGINT, sum(mentions)::BIGINT FROM read_parquet({_sql_list(files['entities'])}) "
-            "GROUP BY id"
-        ).fetchnumpy()
-        ids = rows["id"].astype(np.int64)
-        if ids.size and (ids.min() < 0 or ids.max() >= n_ent):
-            raise CoocError("a part refers to entity ids outside the vocabulary; its parts are corrupt")
-        ent_docs[ids] = rows[list(rows)[1]]
-        ent_mentions[ids] = rows[list(rows)[2]]
-        shape = SketchShape.from_mb(opts.sketch_mb, opts.sketch_depth)
-        sketch = CountMinSketch(shape)
-        kept_keys, kept_docs = [], []
-        distinct = 0
-        total = 0
-        reader = con.sql(
-            f"SELECT key, sum(docs)::BIGINT AS docs FROM read_parquet({_sql_list(files['pairs'])}) "
-            "GROUP BY key ORDER BY key"
-        ).to_arrow_reader(batch_size=1 << 20)
-        for batch in reader:
-            keys = batch.column(0).to_numpy().astype(np.uint64)
-            docs = batch.column(1).to_numpy().astype(np.int64)
-            sketch.add(keys, docs)
-            distinct += keys.size
-            total += int(docs.sum())
-            keep = docs >= opts.min_pair_docs
-            kept_keys.append(keys[keep])
-            kept_docs.append(docs[keep])
+        table, collisions, max_tokens = merge_names(con, parts)
+        _aliases(table, parts)
+        pairs, sketch, distinct, total = merge_pairs(con, parts, table, opts)
     finally:
         con.close()
     shutil.rmtree(staging / "duckdb_tmp", ignore_errors=True)
-    pair_keys = np.concatenate(kept_keys) if kept_keys else np.zeros(0, np.uint64)
-    pair_docs = np.concatenate(kept_docs) if kept_docs else np.zeros(0, np.int64)
+    dones = [done for _, done in parts]
+    collisions += sum(d.get("hash_collisions", 0) for d in dones)
     registers = np.zeros(1 << 14, np.int8)
     for d, done in parts:
         registers = np.maximum(registers, np.load(d / f"{done['part']}.hll.npy"))
-    dones = [done for _, done in parts]
-    skipped: dict[str, int] = {}
-    for done in dones:
-        for k, v in done["skipped"].items():
-            skipped[k] = skipped.get(k, 0) + v
-    settings = dones[0]["settings"]
-    fill = sketch.fill()
-    result = MergeResult(
-        output=output,
-        documents=sum(d["documents"] for d in dones),
-        tokens=sum(d["tokens"] for d in dones),
-        bytes=sum(d["bytes"] for d in dones),
-        skipped=skipped,
-        duplicates=sum(d.get("duplicates_dropped", 0) for d in dones),
-        entities=n_ent,
-        entities_seen=int((ent_docs > 0).sum()),
-        pairs=distinct,
-        pairs_kept=int(pair_keys.size),
-        parts=len(parts),
-        seconds=0.0,
+    manifest = _manifest(dones, table, pairs, sketch, distinct, total, collisions, registers, opts, extra_config)
+    manifest["config"]["names"]["max_tokens"] = max_tokens
+    _write(staging, output, table, pairs, manifest, sketch)
+    corpus = manifest["corpus"]
+    return MergeResult(
+        output=output, documents=corpus["documents"], tokens=corpus["tokens"], bytes=corpus["bytes"],
+        skipped=corpus["skipped"], duplicates=corpus["duplicates_dropped"], names=int(table.hash.size),
+        common_words=manifest["counts"]["common_words"], pairs=distinct, pairs_kept=int(pairs.keys.size),
+        parts=len(parts), collisions=collisions, seconds=time.perf_counter() - t0,
     )
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "cooc_version": cooc_version(),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "corpus": {
-            "documents": result.documents,
-            "tokens": result.tokens,
-            "bytes": result.bytes,
-            "skipped": skipped,
-            "skipped_total": sum(skipped.values()),
-            "duplicates_dropped": result.duplicates,
-        },
-        "inputs": [
-            {"path": d["file"], "size": d["size"], "documents": d["documents"], "bytes": d["bytes"],
-             "skipped": d["skipped"], "duplicates_dropped": d.get("duplicates_dropped", 0), "part": d["part"]}
-            for d in dones
-        ],
-        "config": {
-            "window": "doc" if settings["window"] == WINDOW_DOC else settings["window"],
-            "normalization_version": settings["normalization_version"],
-            "read": {"text_field": settings["text_field"], "id_field": settings["id_field"],
-                     "txt_lines": settings["txt_lines"], "max_doc_bytes": settings["max_doc_bytes"]},
-            "dedup": settings["dedup"],
-            "min_pair_docs": opts.min_pair_docs,
-            "vocabulary": {**vocab.source, "entities": n_ent, "aliases": vocab.n_aliases,
-                           "fingerprint": vocab.fingerprint()},
-            **(extra_config or {}),
-        },
-        "sketch": {
-            **shape.to_dict(),
-            "total": total,
-            "fill": fill,
-            **sketch_error(shape, total, fill),
-            "update": "conservative, one update per distinct pair with its total, saturating uint32",
-        },
-        "counts": {
-            "entities": n_ent,
-            "entities_seen": result.entities_seen,
-            "pairs": distinct,
-            "pairs_kept": result.pairs_kept,
-            "pairs_hll_estimate": round(hll_estimate(registers)),
-        },
-    }
+
+
+def _write(staging: Path, output: Path, table: NameTable, pairs: Pairs, manifest: dict, sketch: CountMinSketch) -> None:
     try:
-        write_index(staging, vocab, Counts(ent_docs, ent_mentions, pair_keys, pair_docs), manifest, sketch)
+        write_index(staging, table, pairs, manifest, sketch)
     except (OSError, duckdb.Error) as exc:  # disk full while writing: the published index is untouched
         shutil.rmtree(staging, ignore_errors=True)
         raise CoocError(f"could not write the index files into {staging} ({getattr(exc, 'strerror', None) or exc}): "
@@ -223,8 +299,6 @@ def merge_parts(vocab: Vocabulary, parts: list[tuple[Path, dict]], output: Path,
                         f"The previous index in {output} (if any) is untouched and the parts are kept; free space "
                         "and rerun") from None
     publish(staging, output)
-    result.seconds = time.perf_counter() - t0
-    return result
 
 
 def merge(sources: list[Path], output: Path, opts: MergeOptions) -> MergeResult:
@@ -232,16 +306,15 @@ def merge(sources: list[Path], output: Path, opts: MergeOptions) -> MergeResult:
     output = Path(output)
     check_output(output, opts.force)
     with DirectoryLock(output):
-        vocab, parts = collect([Path(s) for s in sources])
-        return merge_parts(vocab, parts, output, opts)
+        return merge_parts(collect([Path(s) for s in sources]), output, opts)
 
 
 def format_merge(r: MergeResult) -> str:
-    dup = f", {r.duplicates} duplicates dropped" if r.duplicates else ""
-    skipped = f", skipped {sum(r.skipped.values())} malformed records {r.skipped}" if r.skipped else ""
+    dup = f", {r.duplicates:,} duplicates dropped" if r.duplicates else ""
+    skipped = f", skipped {sum(r.skipped.values()):,} malformed records {r.skipped}" if r.skipped else ""
     kept = f" ({r.pairs_kept:,} in the exact table)" if r.pairs_kept != r.pairs else ""
+    clash = f"; WARNING: {r.collisions} names share a 64-bit hash with another name" if r.collisions else ""
     return (
-        f"index {r.output}: {r.documents:,} documents, {r.tokens:,} tokens, {r.entities:,} entities "
-        f"({r.entities_seen:,} seen), {r.pairs:,} pairs{kept} from {r.parts} parts{dup}{skipped}"
+        f"index {r.output}: {r.documents:,} documents, {r.tokens:,} tokens, {r.names:,} names "
+        f"({r.common_words:,} of them common words), {r.pairs:,} pairs{kept} from {r.parts} parts{dup}{skipped}{clash}"
     )
-

@@ -1,17 +1,18 @@
 """Per-shard parts: the unit of work, of resumption and of merging.
 
-One input file is one shard. Its part is three files in a parts directory, each
-written to a temporary name and renamed, the done marker last:
+One input file is one shard. Its part is a few files in a parts directory, each written
+to a temporary name and renamed, the done marker last:
 
-    <part>.entities.parquet   id, docs, mentions          (entities with docs > 0)
-    <part>.pairs.parquet      key (a << 32 | b), docs      (every pair, unpruned)
-    <part>.hll.npy            HyperLogLog registers of the shard's pair keys
-    <part>.done.json          the shard's stats and the settings it was counted with
+    <part>.r<k>.names.parquet   hash, check, docs, mentions, kinds, ntok, name, label   (run k)
+    <part>.r<k>.pairs.parquet   a, b (name hashes, a < b), docs
+    <part>.r<k>.lower.parquet   hash, uses (lowercase uses of words)
+    <part>.hll.npy              HyperLogLog registers of the shard's pairs
+    <part>.done.json            the shard's stats, its runs and the settings it was counted with
 
-A rerun skips a shard whose done marker matches the file (size, mtime) and the
-settings (`settings_key`); anything else is counted again. Part names depend only
-on the file's path, never on the worker that made them, so the index is the same
-for any number of workers, ranks or machines.
+A shard is one run unless its tables pass the memory budget (`--memory-mb`); runs sum at
+merge time. Names are keyed by hash, so parts from any machine merge with no shared
+vocabulary. A rerun skips a shard whose done marker matches the file (size, mtime) and the
+settings (`PartSettings.key`); anything else is counted again.
 """
 
 from __future__ import annotations
@@ -20,49 +21,60 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .count import Counter
+from .count import Run, ShardCounter
 from .errors import CoocError
-from .match import Matcher
+from .gazetteer import LoadedGazetteer, load_gazetteer
+from .layout import PARTS_DIR
+from .names import KIND_GAZETTEER
 from .normalize import NORMALIZATION_VERSION
 from .read import ReadOptions, ReadStats, read_file
 from .sketch import hll_registers
 from .store import write_json_atomic
-from .vocab import Vocabulary
 
-PART_FORMAT = 1
-PARTS_DIR = "parts"
-VOCAB_NAME = "vocab.jsonl"
+PART_FORMAT = 2
+#: Bump when the name rule changes what it finds: parts of another version are never merged or reused.
+RULE_VERSION = 1
+__all__ = ["PARTS_DIR", "PART_FORMAT", "PartSettings", "count_shard", "count_shard_with", "is_done", "load_done",
+           "part_name", "run_files"]
 
 
 @dataclass(frozen=True)
 class PartSettings:
     """Everything that changes a part's numbers; parts merge only when these agree."""
 
-    vocab_fingerprint: str
     window: int
-    normalization_version: int
+    rules: bool  # the name rule; False: only the gazetteer (a curated list, `--vocab`)
+    inner: bool  # a run with connectors also names its parts
+    gazetteer: str | None  # fingerprint of the gazetteer's names and aliases
     text_field: str
     id_field: str
     txt_lines: bool
     dedup: str | None
     max_doc_bytes: int
+    rule_version: int = RULE_VERSION
+    normalization_version: int = NORMALIZATION_VERSION
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def settings_for(vocab: Vocabulary, window: int, read: ReadOptions, dedup: str | None) -> PartSettings:
-    return PartSettings(
-        vocab.fingerprint(), int(window), NORMALIZATION_VERSION, read.text_field, read.id_field, read.txt_lines, dedup,
-        read.max_doc_bytes,
-    )
+@dataclass
+class CountOptions:
+    """How a shard is counted (what a worker needs besides the file)."""
+
+    settings: PartSettings
+    read: ReadOptions = field(default_factory=ReadOptions)
+    gazetteer_path: str | None = None
+    memory_mb: float = 1024
 
 
 def part_name(path: Path) -> str:
@@ -112,80 +124,109 @@ def is_done(parts_dir: Path, path: Path, settings: PartSettings) -> bool:
     )
 
 
-def count_shard(
-    path: Path, parts_dir: Path, vocab: Vocabulary, matcher: Matcher, settings: PartSettings, read: ReadOptions,
-    skip_docs: set[int] | None = None,
-) -> dict:
+def run_files(parts_dir: Path, part: str, k: int) -> dict[str, Path]:
+    return {kind: parts_dir / f"{part}.r{k}.{kind}.parquet" for kind in ("names", "pairs", "lower")}
+
+
+def _labels(run: Run, gazetteer: LoadedGazetteer | None) -> tuple[list[str], list[str]]:
+    """Display names and labels: a gazetteer name shows its canonical form and label."""
+    names, labels = list(run.names), [""] * len(run.names)
+    if gazetteer is not None:
+        for i in np.flatnonzero(run.kinds & (1 << KIND_GAZETTEER)).tolist():
+            names[i], labels[i] = gazetteer.labels.get(int(run.hash[i]), (names[i], ""))
+    return names, labels
+
+
+def write_run(parts_dir: Path, part: str, k: int, run: Run, gazetteer: LoadedGazetteer | None) -> None:
+    files = run_files(parts_dir, part, k)
+    names, labels = _labels(run, gazetteer)
+    tables = {
+        "names": pa.table({"hash": pa.array(run.hash, pa.uint64()), "check": pa.array(run.check, pa.uint64()),
+                           "docs": run.docs, "mentions": run.mentions, "kinds": run.kinds, "ntok": run.ntok,
+                           "name": pa.array(names, pa.string()), "label": pa.array(labels, pa.string())}),
+        "pairs": pa.table({"a": pa.array(run.pair_a, pa.uint64()), "b": pa.array(run.pair_b, pa.uint64()),
+                           "docs": run.pair_docs}),
+        "lower": pa.table({"hash": pa.array(run.lower_hash, pa.uint64()), "uses": run.lower_uses}),
+    }
+    for kind, table in tables.items():
+        _atomic(files[kind], lambda p, t=table: pq.write_table(t, p, compression="zstd"))
+
+
+def _pair_hashes(run: Run) -> np.ndarray:
+    return run.pair_a ^ (run.pair_b * np.uint64(0x9E3779B97F4A7C15))
+
+
+Timer = Callable[[str, float], None]
+
+
+def count_shard(path: Path, parts_dir: Path, opts: CountOptions, gazetteer: LoadedGazetteer | None,
+                skip_docs: set[int] | None = None, timer: Timer | None = None) -> dict:
     """Count one file and write its part; returns the done marker's content.
 
-    skip_docs: ordinals (within this file) of documents dropped as duplicates.
+    skip_docs: ordinals (within this file) of documents dropped as duplicates. timer: called
+    with ("read" | "count" | "store", seconds), for the build benchmark's stage table.
     """
-    counter = Counter(len(vocab.entities), settings.window)
+    s = opts.settings
+    counter = ShardCounter(s.window, gazetteer.matcher if gazetteer else None, s.rules, s.inner, opts.memory_mb)
+    name = part_name(path)
     stats = ReadStats()
-    ordinal = 0
-    dropped = 0
-    for batch in read_file(path, read, stats):
+    ordinal = dropped = runs = tokens = collisions = pairs = 0
+    registers = np.zeros(1 << 14, np.int8)
+    tick = time.perf_counter()
+
+    def flush(run: Run) -> None:
+        nonlocal runs, tokens, collisions, pairs
+        write_run(parts_dir, name, runs, run, gazetteer)
+        hll_registers(_pair_hashes(run), registers)
+        runs, tokens, collisions, pairs = runs + 1, tokens + run.tokens, collisions + run.collisions, pairs + run.pair_a.size
+
+    for batch in read_file(path, opts.read, stats):
         texts = batch.texts
         if skip_docs:
             keep = [t for i, t in enumerate(texts, start=ordinal) if i not in skip_docs]
             dropped += len(texts) - len(keep)
             texts = keep
         ordinal += len(batch.texts)
-        if texts:
-            counter.add(matcher.match_batch(texts))
-    return write_part(path, parts_dir, counter, stats, settings, dropped)
-
-
-_LOADED: dict = {}  # per process: the vocabulary file last used (path, inode, mtime) and its matcher
-
-
-def count_shard_with(vocab_path: Path, path: Path, parts_dir: Path, settings: PartSettings, read: ReadOptions,
-                     skip_docs: set[int] | None = None) -> dict:
-    """count_shard for a worker process (local pool or Ray task): the vocabulary file is loaded and
-    its matcher built once per process, not once per shard."""
-    st = os.stat(vocab_path)
-    ident = (str(vocab_path), st.st_ino, st.st_mtime_ns)  # a vocabulary replaced in place is reloaded
-    if _LOADED.get("ident") != ident:
-        vocab = Vocabulary.load(Path(vocab_path))
-        _LOADED.update(ident=ident, vocab=vocab, matcher=Matcher(vocab.entries()))
-    return count_shard(Path(path), Path(parts_dir), _LOADED["vocab"], _LOADED["matcher"], settings, read, skip_docs)
-
-
-def write_part(path: Path, parts_dir: Path, counter: Counter, stats: ReadStats, settings: PartSettings,
-               dropped: int = 0) -> dict:
-    """Write a shard's counts as its part, done marker last."""
-    keys, docs = counter.pairs()
-    name = part_name(path)
-    seen = np.flatnonzero(counter.entity_docs)
-    entities = pa.table(
-        {
-            "id": pa.array(seen.astype(np.int32)),
-            "docs": pa.array(counter.entity_docs[seen]),
-            "mentions": pa.array(counter.entity_mentions[seen]),
-        }
-    )
-    pairs = pa.table({"key": pa.array(keys, pa.uint64()), "docs": pa.array(docs, pa.int64())})
-    _atomic(parts_dir / f"{name}.entities.parquet", lambda p: pq.write_table(entities, p, compression="zstd"))
-    _atomic(parts_dir / f"{name}.pairs.parquet", lambda p: pq.write_table(pairs, p, compression="zstd"))
-    _atomic(parts_dir / f"{name}.hll.npy", lambda p: _save_npy(p, hll_registers(keys)))
+        tick = _lap(timer, "read", tick)
+        full = counter.add(texts) if texts else []
+        tick = _lap(timer, "count", tick)
+        for run in full:
+            flush(run)
+        tick = _lap(timer, "store", tick)
+    flush(counter.run())
+    _atomic(parts_dir / f"{name}.hll.npy", lambda p: _save_npy(p, registers))
     st = path.stat()
     done = {
-        "part_format": PART_FORMAT,
-        "part": name,
-        "file": str(path.resolve()),
-        "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns,
-        "settings": asdict(settings),
-        "settings_key": settings.key(),
-        "documents": stats.documents - dropped,
-        "duplicates_dropped": dropped,
-        "tokens": counter.tokens,
-        "bytes": stats.bytes,
-        "skipped": dict(stats.skipped),
-        "pairs": int(keys.size),
+        "part_format": PART_FORMAT, "part": name, "file": str(path.resolve()), "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns, "settings": asdict(s), "settings_key": s.key(), "runs": runs,
+        "documents": stats.documents - dropped, "duplicates_dropped": dropped, "tokens": tokens,
+        "bytes": stats.bytes, "skipped": dict(stats.skipped), "pairs": pairs, "hash_collisions": collisions,
     }
     write_json_atomic(parts_dir / f"{name}.done.json", done)
+    _lap(timer, "store", tick)
     return done
+
+
+def _lap(timer: Timer | None, stage: str, tick: float) -> float:
+    now = time.perf_counter()
+    if timer is not None:
+        timer(stage, now - tick)
+    return now
+
+
+_LOADED: dict = {}  # per process: the gazetteer file last loaded (path, inode, mtime) and its tables
+
+
+def count_shard_with(path: Path, parts_dir: Path, opts: CountOptions, skip_docs: set[int] | None = None) -> dict:
+    """count_shard for a worker process (local pool or Ray task): the gazetteer is loaded once per process."""
+    gazetteer = None
+    if opts.gazetteer_path:
+        st = os.stat(opts.gazetteer_path)
+        ident = (opts.gazetteer_path, st.st_ino, st.st_mtime_ns)
+        if _LOADED.get("ident") != ident:
+            _LOADED.update(ident=ident, gazetteer=load_gazetteer(Path(opts.gazetteer_path)))
+        gazetteer = _LOADED["gazetteer"]
+    return count_shard(Path(path), Path(parts_dir), opts, gazetteer, skip_docs)
 
 
 def load_done(parts_dir: Path) -> list[dict]:
@@ -197,30 +238,7 @@ def load_done(parts_dir: Path) -> list[dict]:
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise CoocError(f"{marker}: corrupt done marker; delete it and rerun the build for that shard") from None
         if done.get("part_format") != PART_FORMAT:
-            raise CoocError(f"{marker}: part format {done.get('part_format')} is not supported by this cooc")
+            raise CoocError(f"{marker}: part format {done.get('part_format')} was written by another cooc; delete "
+                            f"{parts_dir} (or pass --force) and rebuild")
         out.append(done)
     return out
-
-
-def shared_vocab(parts_dir: Path, vocab: Vocabulary, replace: bool = False) -> None:
-    """Store the vocabulary beside the parts, or check that the one there is the same.
-
-    replace: parts counted with another vocabulary are deleted (a forced rebuild) instead of refused.
-    """
-    path = parts_dir / VOCAB_NAME
-    if path.is_file():
-        try:
-            same = Vocabulary.load(path).fingerprint() == vocab.fingerprint()
-        except CoocError:  # unreadable or another normalization version
-            same = False
-        if not same and replace:
-            for f in parts_dir.iterdir():
-                if f.is_file():
-                    f.unlink()
-        elif not same:
-            raise CoocError(
-                f"{parts_dir}: holds parts counted with another vocabulary; use a new --output, or "
-                f"pass --vocab {path} to count with the same one, or --force to discard them"
-            )
-    if not path.is_file():
-        vocab.save(path)

@@ -17,8 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .errors import CoocError
-from .parts import PartSettings, count_shard_with
-from .read import ReadOptions
+from .parts import CountOptions, count_shard_with
 
 
 @dataclass
@@ -27,10 +26,9 @@ class ShardFailure:
     error: str
 
 
-def _count_on_worker(path: str, parts_dir: str, vocab_path: str, settings: PartSettings, read: ReadOptions,
-                     skip: set[int] | None) -> dict:
+def _count_on_worker(path: str, parts_dir: str, opts: CountOptions, skip: set[int] | None) -> dict:
     """Runs inside a Ray worker (the name the kill test looks for in the process title)."""
-    return count_shard_with(Path(vocab_path), Path(path), Path(parts_dir), settings, read, skip)
+    return count_shard_with(Path(path), Path(parts_dir), opts, skip)
 
 
 def _ray():
@@ -41,8 +39,7 @@ def _ray():
     return ray
 
 
-def run_shards_ray(todo: list[Path], parts_dir: Path, vocab_path: Path, settings: PartSettings, read: ReadOptions,
-                   drop: dict[str, set[int]], address: str | None, cpus: int | None, max_retries: int,
+def run_shards_ray(todo: list[Path], parts_dir: Path, opts: CountOptions, drop: dict[str, set[int]], address: str | None, cpus: int | None, max_retries: int,
                    progress: bool) -> list[ShardFailure]:
     """Count `todo` on Ray; returns the shards that failed after all retries."""
     ray = _ray()
@@ -61,8 +58,7 @@ def run_shards_ray(todo: list[Path], parts_dir: Path, vocab_path: Path, settings
     failures: list[ShardFailure] = []
     try:
         pending = {
-            task.remote(str(p.resolve()), str(parts_dir.resolve()), str(vocab_path.resolve()), settings, read,
-                        drop.get(str(p))): p
+            task.remote(str(p.resolve()), str(parts_dir.resolve()), opts, drop.get(str(p))): p
             for p in sorted(todo, key=lambda p: -sizes[p])
         }
         finished, t0 = 0, time.perf_counter()

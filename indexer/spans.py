@@ -1,142 +1,577 @@
-"""Capitalized name spans: the rule that finds names without a model.
+"""The name rule, in readable Python: the reference the numba kernel (`names.py`) must equal.
 
-Used on both sides so they agree: the build can add every name that recurs in the
-corpus to the vocabulary (`--rules`), and the scorer reports names of a question or
-answer that the vocabulary does not cover as unseen. A span is a run of capitalized
-words, with connectors ("of", "van", "&", ...) and numbers allowed inside and an
-ordinal allowed in front ("7th Avenue"), stop words trimmed from both ends.
+A name is what the text writes as one, found on the kernel's tokens (a token is a run of
+letters/digits or one punctuation mark; see `tokens`), so kernel and reference agree token for
+token. In order:
 
-A title in double quotes ("Infinity on High", "Man Down") is one span however it is cased
-inside, when it looks like a title: at most 8 words, every word of 4 letters or more
-capitalized (a quoted sentence, "We will win", is not a title).
+1. **Quoted titles.** Text between double quotes (straight or curly, one line, at most 100
+   bytes) is one name when it reads like a title: at most 8 words, the first capitalized or a
+   number, every word of 4 letters or more capitalized ("Infinity on High"; a quoted sentence,
+   "We will win", is not). Title tokens take no further part in the rule.
+2. **Capitalized runs.** A *word* is a whitespace-delimited chunk starting with a word token
+   and glued on with `' . & -` ("O'Brien", "Bros.", "AT&T", "Saint-Denis"); it is capitalized
+   when its first letter is (A-Z, À-Þ). A run is capitalized words, with connectors ("of", "van",
+   "&", ...) between them and an ordinal in front ("7th Avenue"). Numbers never join a run
+   ("June 1938 Paris" is "June" and "Paris"). A run splits after a word that ends a sentence
+   ("Ali.", not "Jr." or "D.C."), and at a period glued between two sentences
+   ("Corlett.Jennifer"). Stop words are trimmed from both ends ("The Beatles" -> "Beatles"), a
+   trailing possessive is dropped, and a lone word that opens a sentence is skipped when asked
+   ("Musician and ...": documents and questions; answers keep it, "Pretoria is ...").
+3. **Inner names.** A run with connectors also names each capitalized part between them
+   ("Treaty of Paris" also mentions "Treaty" and "Paris"), so a longer name does not hide the
+   names inside it.
+4. **Numbers.** Years and large numbers ("1844", "10,445"), never a piece of a decimal or
+   an amount ("6.213 km" holds no number 213).
 
-Prepositions that mostly join two names in running text ("Jeff Davis for MTV", "Vienna on
-5 October") are not connectors: a glued span would be one rare entity that hides both names
-from the counts, while splitting a real name ("Miracle on 34th Street") still counts its parts.
+Prepositions that mostly join two names in running text ("Jeff Davis for MTV") are not
+connectors. A name's identity is the 64-bit hash of its tokens, case-folded
+(`key_hash`); its key string is `normalize_key` of the text.
 """
 
 from __future__ import annotations
 
-import re
+import unicodedata
+from dataclasses import dataclass
 from functools import cache
 
-from .normalize import normalize_key
+from .normalize import utf8
 
-_CAP = r"[A-Z\u00C0-\u00DE][\w'\u2019.&-]*"
-_NUM = r"\d[\w.-]*"
-_ORDINAL = r"\d+(?:st|nd|rd|th)"
-_JOIN = r"(?:of|the|de|del|da|di|von|van|der|den|la|le|&)"
-_CAP_SPAN = re.compile(rf"(?:{_ORDINAL}\s+)?{_CAP}(?:\s+(?:{_JOIN}\s+|{_NUM}\s+)*{_CAP})*")
-_SENTENCE_END = ".!?:;"
-_GLUED_SENTENCE = re.compile(r"(?<=[a-z]{2})\.(?=[A-Z][a-z])")  # "by William Corlett.Jennifer Saunders (born"
-#: Years and large numbers ("1844", "10,445"): names of a kind for questions that ask "when" or "how many".
-_NUMBER = re.compile(r"(?<![\w.,$])(?:\d{1,3}(?:,\d{3})+|\d{3,4})(?!\w|[.,]\d)")
+MASK = (1 << 64) - 1
+FNV_OFFSET = 0xCBF29CE484222325
+FNV_PRIME = 0x100000001B3
+SEQ_SEED = 0x9E3779B97F4A7C15
+SEQ_MUL = 0xFF51AFD7ED558CCD
+SEQ_MUL2 = 0xC4CEB9FE1A85EC53
+SEQ2_SEED = 0x243F6A8885A308D3
+
+NAME_LABEL = "NAME"
+TITLE_LABEL = "TITLE"
 NUMBER_LABEL = "NUMBER"
-_POSSESSIVE_END = re.compile(r"(?<=\w)['\u2019]s?$")
-_QUOTED = re.compile(r"\"([^\"\n]{1,100})\"|\u201c([^\u201c\u201d\n]{1,100})\u201d")
-_MAX_TITLE_WORDS = 8
+#: label codes of a mention, as the kernel emits them
+KIND_NAME, KIND_TITLE, KIND_NUMBER, KIND_INNER, KIND_GAZETTEER = 0, 1, 2, 3, 4
+KIND_LABELS = {KIND_NAME: NAME_LABEL, KIND_TITLE: TITLE_LABEL, KIND_NUMBER: NUMBER_LABEL, KIND_INNER: NAME_LABEL}
 
+MAX_TITLE_WORDS = 8
+MAX_TITLE_BYTES = 100
+#: Names longer than this many tokens are cut into no mention (they are almost always glued prose).
+MAX_NAME_TOKENS = 24
 
+CONNECTORS = ("of", "the", "de", "del", "da", "di", "von", "van", "der", "den", "la", "le")
+#: Abbreviations that end with a period inside a name ("Sammy Davis Jr. Award", "Warner Bros. Records").
+ABBREVIATIONS = tuple(
+    "jr sr st mr mrs ms dr co inc ltd corp bros gen col capt cpt lt sgt rev hon prof mt ft ave blvd rd"
+    " dept univ assn est vol no vs jan feb mar apr jun jul aug sep sept oct nov dec".split())
 #: Words that open a reply and are never a name on their own ("Yes, they are both actors").
-_REPLY_WORDS = frozenset({"yes", "yeah", "yep", "nope", "ok", "okay", "sure", "indeed", "correct", "true", "false"})
+REPLY_WORDS = ("yes", "yeah", "yep", "nope", "ok", "okay", "sure", "indeed", "correct", "true", "false")
+_SENTENCE_END = ".!?:;"
+_WORD_GLUE = "'.&-"
+_OPENERS = "\"'("
+
+# Token flags (the kernel uses the same bits).
+F_SPACE, F_NEWLINE, F_CAP, F_LOWER, F_DIGITS, F_ORDINAL, F_END_LOWER2, F_CAP_LOWER = 1, 2, 4, 8, 16, 32, 64, 128
+F_DIGIT_START = 256
 
 
 @cache
-def stop_words() -> frozenset[str]:
+def stop_words() -> tuple[str, ...]:
     from spacy.lang.en.stop_words import STOP_WORDS  # imported on first use: `import spacy` costs ~0.6 s
 
-    return frozenset(STOP_WORDS) | _REPLY_WORDS
+    return tuple(sorted({w for w in STOP_WORDS if w.isascii() and w.isalpha()} | set(REPLY_WORDS)))
 
 
-def _trim(words: list[str], stop: frozenset[str]) -> list[str]:
-    while words and words[0].lower().strip(".'") in stop:
-        words = words[1:]
-    while words and words[-1].lower().strip(".'") in stop:
-        words = words[:-1]
+# ---------------------------------------------------------------------------------------------
+# Preparation and case folding: what the kernel reads and how it folds it.
+
+def prepare(text: str) -> str:
+    """The text as the kernel reads it: NFKC for non-ASCII text, case kept (the rule needs it)."""
+    if text.isascii() or unicodedata.is_normalized("NFKC", text):
+        return text
+    return unicodedata.normalize("NFKC", text)
+
+
+def _fold_table() -> dict[int, str]:
+    table = {c: chr(c + 32) for c in range(0x41, 0x5B)}
+    ranges = [(0xC0, 0xDE), (0x391, 0x3A9), (0x400, 0x42F)]
+    for lo, hi in ranges:
+        for c in range(lo, hi + 1):
+            if c in (0xD7, 0x3A2):  # the multiplication sign; a reserved Greek code point
+                continue
+            table[c] = chr(c).lower()
+    return table
+
+
+FOLD = _fold_table()  # the kernel's case folding: ASCII, Latin-1, basic Greek and Cyrillic capitals
+
+_SPECIAL_SPACE = {0xA0, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009,
+                  0x200A, 0x202F, 0x3000}
+_IGNORED = {0x200B, 0x200C, 0x200D, 0xFEFF}
+_PUNCT_FOLD = {0x2010: "-", 0x2011: "-", 0x2012: "-", 0x2013: "-", 0x2014: "-", 0x2015: "-", 0x2212: "-",
+               0x2018: "'", 0x2019: "'", 0x201A: "'", 0x201B: "'", 0x2032: "'", 0xB4: "'",
+               0x201C: '"', 0x201D: '"', 0x201E: '"', 0x201F: '"', 0x2033: '"', 0xAB: '"', 0xBB: '"'}
+
+
+def _char_class(ch: str) -> tuple[str, str]:
+    """('space' | 'ignore' | 'punct' | 'word', the folded punctuation mark)."""
+    o = ord(ch)
+    if o < 128:
+        if o <= 32 or o == 127:
+            return "space", ""
+        return ("word", "") if ch.isalnum() else ("punct", ch)
+    if o in _SPECIAL_SPACE:
+        return "space", ""
+    if o in _IGNORED:
+        return "ignore", ""
+    if o in _PUNCT_FOLD:
+        return "punct", _PUNCT_FOLD[o]
+    return "word", ""
+
+
+def _is_cap(ch: str) -> bool:
+    return "A" <= ch <= "Z" or (0xC0 <= ord(ch) <= 0xDE and ord(ch) != 0xD7)
+
+
+def _is_lower_start(ch: str) -> bool:
+    return "a" <= ch <= "z" or (0xDF <= ord(ch) <= 0xFF and ord(ch) != 0xF7)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokens
+
+
+@dataclass
+class Token:
+    start: int  # byte offsets in the UTF-8 text
+    end: int
+    text: str  # folded (lowercase) text of the token, as hashed
+    punct: str  # the punctuation mark ("" for a word token)
+    flags: int
+    chars: int  # characters
+    alpha: int  # letters (ASCII letters and every non-ASCII character)
+
+    @property
+    def word(self) -> bool:
+        return not self.punct
+
+
+def _fnv(data: bytes) -> int:
+    h = FNV_OFFSET
+    for b in data:
+        h = ((h ^ b) * FNV_PRIME) & MASK
+    return h
+
+
+def _step(seq: int, tok: int, mul: int) -> int:
+    h = ((seq ^ tok) * mul) & MASK
+    h ^= h >> 33
+    h = (h * SEQ_MUL2) & MASK
+    h ^= h >> 29
+    return h or 1
+
+
+def _word_flags(raw: str, folded_has_cap: bool) -> int:
+    flags = 0
+    if _is_cap(raw[0]):
+        flags |= F_CAP
+    if _is_lower_start(raw[0]) and not folded_has_cap:
+        flags |= F_LOWER
+    if "0" <= raw[0] <= "9":
+        flags |= F_DIGIT_START
+    if raw.isascii() and raw.isdigit():
+        flags |= F_DIGITS
+    if raw.isascii() and len(raw) >= 3 and raw[-2:] in ("st", "nd", "rd", "th") and raw[:-2].isdigit():
+        flags |= F_ORDINAL
+    if len(raw) >= 2 and raw[-2:].isascii() and raw[-2:].isalpha() and raw[-2:].islower():
+        flags |= F_END_LOWER2
+    if len(raw) >= 2 and "A" <= raw[0] <= "Z" and "a" <= raw[1] <= "z":
+        flags |= F_CAP_LOWER
+    return flags
+
+
+def tokens(text: str) -> list[Token]:
+    """The kernel's tokens of a prepared text, with byte offsets and shape flags."""
+    out: list[Token] = []
+    pos = 0  # byte offset
+    space, newline = True, False
+    word: list[str] = []
+    word_start = 0
+
+    def flush(end: int) -> None:
+        nonlocal space, newline
+        raw = "".join(word)
+        folded = raw.translate(FOLD)
+        has_cap = any(_is_cap(c) for c in raw)
+        flags = _word_flags(raw, has_cap) | (F_SPACE if space else 0) | (F_NEWLINE if newline else 0)
+        alpha = sum(1 for c in raw if ord(c) >= 128 or c.isalpha())
+        out.append(Token(word_start, end, folded, "", flags, len(raw), alpha))
+        word.clear()
+        space = newline = False
+
+    for ch in text:
+        kind, mark = _char_class(ch)
+        n = len(utf8(ch))
+        if kind == "ignore":
+            pos += n
+            continue
+        if kind == "word":
+            if not word:
+                word_start = pos
+            word.append(ch)
+            pos += n
+            continue
+        if word:
+            flush(pos)
+        if kind == "space":
+            space = True
+            newline = newline or ch in "\n\r"
+        else:
+            flags = (F_SPACE if space else 0) | (F_NEWLINE if newline else 0)
+            out.append(Token(pos, pos + n, mark, mark, flags, 1, 0))
+            space = newline = False
+        pos += n
+    if word:
+        flush(pos)
+    return out
+
+
+def token_hash(tok: Token) -> int:
+    return _fnv(utf8(tok.text))
+
+
+def seq_hash(toks: list[Token]) -> tuple[int, int]:
+    """The identity of a name: two 64-bit hashes of its folded tokens (the second detects collisions)."""
+    h1, h2 = SEQ_SEED, SEQ2_SEED
+    for t in toks:
+        a = token_hash(t)
+        h1 = _step(h1, a, SEQ_MUL)
+        h2 = _step(h2, a, SEQ_MUL2 | 1)
+    return h1, h2
+
+
+def key_tokens(toks: list[Token]) -> list[Token]:
+    """The tokens a key keeps: edge punctuation, a trailing possessive and a leading 'the' dropped."""
+    while True:
+        before = len(toks)
+        while toks and not toks[0].word:
+            toks = toks[1:]
+        while toks and not toks[-1].word:
+            toks = toks[:-1]
+        if len(toks) >= 3 and toks[-1].text == "s" and toks[-2].punct == "'" and not toks[-1].flags & F_SPACE \
+                and not toks[-2].flags & F_SPACE:
+            toks = toks[:-2]
+        if len(toks) >= 2 and toks[0].text == "the" and toks[1].flags & F_SPACE:
+            toks = toks[1:]
+        if len(toks) == before:
+            return toks
+
+
+def key_hash(name: str) -> int:
+    """The 64-bit identity of a name as the index stores it ("Microsoft", "microsoft's" -> the same)."""
+    toks = key_tokens(tokens(prepare(name)))
+    return seq_hash(toks)[0] if toks else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The rule
+
+
+@dataclass(frozen=True)
+class Span:
+    """A mention: token range [first, last] of the prepared text, its byte range and kind."""
+
+    first: int
+    last: int
+    start: int
+    end: int
+    kind: int
+
+
+def _quoted_titles(toks: list[Token]) -> tuple[list[Span], set[int]]:
+    """Quoted titles, and the tokens they cover (quotes included), which the run rule skips."""
+    titles: list[Span] = []
+    blanked: set[int] = set()
+    quotes = [k for k, t in enumerate(toks) if t.punct == '"']
+    q = 0
+    while q + 1 < len(quotes):
+        i, j = quotes[q], quotes[q + 1]
+        gap = toks[j].start - toks[i].end
+        if any(toks[k].flags & F_NEWLINE for k in range(i + 1, j + 1)) or not 1 <= gap <= MAX_TITLE_BYTES:
+            q += 1  # not a quotation: the closing mark may open the next one
+            continue
+        span = _title(toks, i + 1, j - 1) if j > i + 1 else None
+        if span is not None:
+            titles.append(span)
+            blanked.update(range(i, j + 1))
+        q += 2
+    return titles, blanked
+
+
+def _title(toks: list[Token], lo: int, hi: int) -> Span | None:
+    while hi >= lo and toks[hi].punct in (",", ".", ";", ":") and toks[hi].punct:
+        hi -= 1
+    if hi < lo:
+        return None
+    words: list[list[Token]] = []
+    for k in range(lo, hi + 1):
+        if not words or toks[k].flags & F_SPACE:
+            words.append([])
+        words[-1].append(toks[k])
+    first = words[0][0]
+    if len(words) > MAX_TITLE_WORDS or not first.flags & (F_CAP | F_DIGIT_START):
+        return None
+    if any(sum(t.alpha for t in w) >= 4 and not w[0].flags & F_CAP for w in words):
+        return None
+    span = Span(lo, hi, toks[lo].start, toks[hi].end, KIND_TITLE)
+    return span if _acceptable(toks, span) else None
+
+
+@dataclass
+class _Word:
+    first: int
+    last: int
+    cap: bool
+    ends_sentence: bool = False
+    glued_break: bool = False  # ends at a period glued to the next sentence
+
+
+def _words(toks: list[Token], blanked: set[int]) -> list[_Word]:
+    words: list[_Word] = []
+    cur: _Word | None = None
+    for k, t in enumerate(toks):
+        glued = not t.flags & F_SPACE
+        if k in blanked:
+            cur = None
+            continue
+        if t.word:
+            if cur is not None and glued:
+                cur.last = k
+            else:
+                cur = _Word(k, k, bool(t.flags & F_CAP))
+                words.append(cur)
+        elif cur is not None and glued and t.punct in _WORD_GLUE:
+            cur.last = k
+            if t.punct == "." and _glued_sentence(toks, k):
+                cur.glued_break = True
+                cur = None
+        elif t.punct == "&" and not glued and k + 1 < len(toks) and toks[k + 1].flags & F_SPACE and k + 1 not in blanked:
+            words.append(_Word(k, k, False))  # a lone "&" connector ("Johnson & Johnson")
+            cur = None
+        else:
+            cur = None
+    for w in words:
+        w.ends_sentence = w.glued_break or _ends_sentence(toks, w)
     return words
 
 
-def _opens_sentence(text: str, start: int) -> bool:
-    i = start - 1
-    while i >= 0 and text[i] in " \t\r\n\"'\u201c\u2018(":
-        i -= 1
-    return i < 0 or text[i] in _SENTENCE_END
+def _glued_sentence(toks: list[Token], k: int) -> bool:
+    """A period glued between two sentences: "by William Corlett.Jennifer Saunders"."""
+    prev, nxt = toks[k - 1], toks[k + 1] if k + 1 < len(toks) else None
+    return (prev.word and bool(prev.flags & F_END_LOWER2) and nxt is not None and nxt.word
+            and not nxt.flags & F_SPACE and bool(nxt.flags & F_CAP_LOWER))
 
 
-#: Abbreviations that end with a period inside a name ("Sammy Davis Jr. Award", "Warner Bros. Records").
-_ABBREVIATIONS = frozenset(
-    "jr sr st mr mrs ms dr co inc ltd corp bros gen col capt cpt lt sgt rev hon prof mt ft ave blvd rd"
-    " dept univ assn est vol no vs jan feb mar apr jun jul aug sep sept oct nov dec".split())
+def _ends_sentence(toks: list[Token], w: _Word) -> bool:
+    """A word ending with a period that ends a sentence ("Varda.", "One.", not "Jr.", "Inc.", "D.C.")."""
+    if toks[w.last].punct != "." or w.last == w.first:
+        return False
+    stem = toks[w.first : w.last]
+    if any(t.punct == "." for t in stem) or sum(t.chars for t in stem) < 3:
+        return False
+    return not (len(stem) == 1 and stem[0].text in ABBREVIATIONS)
 
 
-def _ends_sentence(word: str) -> bool:
-    stem = word[:-1]
-    return word.endswith(".") and len(stem) >= 3 and "." not in stem and stem.lower() not in _ABBREVIATIONS
+def _is_connector(toks: list[Token], w: _Word) -> bool:
+    if w.first != w.last:
+        return False
+    t = toks[w.first]
+    return t.punct == "&" or (t.word and bool(t.flags & F_LOWER) and t.text in CONNECTORS)
 
 
-def _sentence_runs(words: list[str]) -> list[list[str]]:
-    """Split a run at a word that ends a sentence ("Varda.", "One." but not "Jr.", "Inc." or "D.C.")."""
-    runs, cur = [], []
-    for w in words:
-        cur.append(w)
-        if _ends_sentence(w):
-            runs.append(cur)
-            cur = []
-    if cur:
-        runs.append(cur)
+def _is_ordinal(toks: list[Token], w: _Word) -> bool:
+    return w.first == w.last and bool(toks[w.first].flags & F_ORDINAL)
+
+
+def _adjacent(toks: list[Token], a: _Word, b: _Word) -> bool:
+    return b.first == a.last + 1 and bool(toks[b.first].flags & F_SPACE)
+
+
+def _runs(toks: list[Token], words: list[_Word]) -> list[list[_Word]]:
+    """Capitalized runs: [ordinal] cap (connector* cap)*, adjacent words only."""
+    runs: list[list[_Word]] = []
+    i = 0
+    while i < len(words):
+        start = i
+        if _is_ordinal(toks, words[i]) and i + 1 < len(words) and words[i + 1].cap and _adjacent(toks, words[i], words[i + 1]):
+            i += 1
+        if not words[i].cap:
+            i = start + 1
+            continue
+        run = words[start : i + 1]
+        i += 1
+        while i < len(words):
+            j = i
+            while j < len(words) and _is_connector(toks, words[j]) and _adjacent(toks, words[j - 1], words[j]):
+                j += 1
+            if j < len(words) and words[j].cap and _adjacent(toks, words[j - 1], words[j]):
+                run += words[i : j + 1]
+                i = j + 1
+            else:
+                break
+        runs.append(run)
     return runs
 
 
-def is_number(key: str) -> bool:
-    return _NUMBER.fullmatch(key) is not None
+def _split_sentences(run: list[_Word]) -> list[list[_Word]]:
+    out, cur = [], []
+    for w in run:
+        cur.append(w)
+        if w.ends_sentence:
+            out.append(cur)
+            cur = []
+    if cur:
+        out.append(cur)
+    return out
 
 
-def _title(quoted: str) -> str | None:
-    """The quoted text as a title span, or None when it reads like a quoted sentence."""
-    words = quoted.strip().rstrip(",.;:").split()
-    if not words or len(words) > _MAX_TITLE_WORDS or not (words[0][0].isupper() or words[0][0].isdigit()):
-        return None
-    if any(sum(ch.isalpha() for ch in w) >= 4 and not w[0].isupper() for w in words):
-        return None
-    return " ".join(words)
+def _is_stop(toks: list[Token], w: _Word, stop: frozenset[str]) -> bool:
+    """A word that is a stop word once its leading/trailing periods and apostrophes are stripped."""
+    inner = [t for t in toks[w.first : w.last + 1]]
+    while inner and inner[0].punct in (".", "'"):
+        inner = inner[1:]
+    while inner and inner[-1].punct in (".", "'"):
+        inner = inner[:-1]
+    return len(inner) == 1 and inner[0].word and inner[0].text in stop
 
 
-def _quoted_titles(text: str) -> tuple[list[tuple[int, str]], str]:
-    """(start, title) of quoted titles, and the text with them blanked out for the run rule."""
-    titles: list[tuple[int, str]] = []
-
-    def blank(m: re.Match) -> str:
-        title = _title(m.group(1) or m.group(2))
-        if title is None:
-            return m.group(0)
-        titles.append((m.start(), title))
-        return " " * (m.end() - m.start())
-
-    return titles, _QUOTED.sub(blank, text)  # one pass: a long document with many quotes stays linear
+def _opens_sentence(toks: list[Token], k: int, blanked: set[int]) -> bool:
+    k -= 1
+    while k >= 0 and (k in blanked or toks[k].punct in _OPENERS and toks[k].punct):
+        k -= 1
+    return k < 0 or (toks[k].punct != "" and toks[k].punct in _SENTENCE_END)
 
 
-def candidate_spans(text: str, skip_sentence_initial: bool, numbers: bool = False) -> list[str]:
-    """Capitalized runs that may name an entity, in order, unique; then numbers if asked for.
+def _name_end(toks: list[Token], w: _Word) -> int:
+    """The last token of a run's last word once a possessive and trailing periods are dropped."""
+    last = w.last
+    if last - 1 >= w.first and toks[last].word and toks[last].text == "s" and toks[last - 1].punct == "'":
+        last -= 2
+    elif toks[last].punct == "'":
+        last -= 1
+    while last >= w.first and toks[last].punct == ".":
+        last -= 1
+    return last
 
-    skip_sentence_initial: a lone capitalized word opening a sentence ("Musician and ...") is
-    usually not a name; pass False where it often is (a short answer: "Pretoria is ...").
-    numbers: also years and large numbers; only for vocabularies that count them (`--rules`).
-    """
-    stop = stop_words()
-    text = _GLUED_SENTENCE.sub(". ", text)  # concatenated sentences with no space: two runs, not one name
-    found, text = _quoted_titles(text)
-    for m in _CAP_SPAN.finditer(text):
-        for n, raw in enumerate(_sentence_runs(m.group(0).split())):
-            words = _trim(raw, stop)
-            if words:  # "Weekly's" / "Creepers'" end a name but are not part of it
-                words[-1] = _POSSESSIVE_END.sub("", words[-1])
-            if not words or not words[-1]:
-                continue
-            opens = n > 0 or _opens_sentence(text, m.start())
-            if len(words) == 1 and skip_sentence_initial and raw[0] == words[0] and opens:
-                continue
-            found.append((m.start(), " ".join(words).rstrip(".,")))
-    spans = list(dict.fromkeys(span for _, span in sorted(found, key=lambda x: x[0]) if normalize_key(span)))
-    if numbers:
-        spans += [n for n in dict.fromkeys(m.group(0) for m in _NUMBER.finditer(text)) if n not in spans]
-    return spans
+
+def _run_spans(toks: list[Token], run: list[_Word], blanked: set[int], skip_initial: bool,
+               stop: frozenset[str], inner: bool) -> list[Span]:
+    out: list[Span] = []
+    opens_first = _opens_sentence(toks, run[0].first, blanked)
+    for n, raw in enumerate(_split_sentences(run)):
+        words = raw
+        while words and _is_stop(toks, words[0], stop):
+            words = words[1:]
+        while words and _is_stop(toks, words[-1], stop):
+            words = words[:-1]
+        if not words:
+            continue
+        last = _name_end(toks, words[-1])
+        if last < words[-1].first:
+            continue
+        if len(words) == 1 and skip_initial and raw[0] is words[0] and (n > 0 or opens_first):
+            continue
+        span = Span(words[0].first, last, toks[words[0].first].start, toks[last].end, KIND_NAME)
+        if _acceptable(toks, span):
+            out.append(span)
+        if inner and any(_is_connector(toks, w) for w in words):
+            out += _inner_spans(toks, words, last)
+    return out
+
+
+def _inner_spans(toks: list[Token], words: list[_Word], last: int) -> list[Span]:
+    """The capitalized parts of a run between its connectors ("Treaty", "Paris" of "Treaty of Paris")."""
+    out, part = [], []
+    for w in [*words, None]:
+        if w is None or _is_connector(toks, w):
+            if part:
+                end = min(part[-1].last, last)
+                while end > part[0].first and toks[end].punct == ".":
+                    end -= 1
+                span = Span(part[0].first, end, toks[part[0].first].start, toks[end].end, KIND_INNER)
+                if _acceptable(toks, span):
+                    out.append(span)
+            part = []
+        else:
+            part.append(w)
+    return out
+
+
+def _acceptable(toks: list[Token], span: Span) -> bool:
+    """At least 2 characters and at most MAX_NAME_TOKENS tokens."""
+    n = span.last - span.first + 1
+    return n <= MAX_NAME_TOKENS and sum(t.chars for t in toks[span.first : span.last + 1]) >= 2
+
+
+def _numbers(toks: list[Token], blanked: set[int]) -> list[Span]:
+    """Years and large numbers: 3-4 digits, or digits grouped by commas; not inside a decimal or amount."""
+    out = []
+    k = 0
+    while k < len(toks):
+        t = toks[k]
+        if k in blanked or not t.flags & F_DIGITS:
+            k += 1
+            continue
+        if not t.flags & F_SPACE and k > 0 and (toks[k - 1].word or toks[k - 1].punct in ".,$"):
+            k += 1
+            continue
+        last = k
+        if t.chars <= 3:
+            while (last + 2 < len(toks) and toks[last + 1].punct == "," and not toks[last + 1].flags & F_SPACE
+                   and toks[last + 2].flags & F_DIGITS and toks[last + 2].chars == 3
+                   and not toks[last + 2].flags & F_SPACE and last + 2 not in blanked):
+                last += 2
+        if last == k and not 3 <= t.chars <= 4:
+            k += 1
+            continue
+        nxt = last + 1
+        if (nxt + 1 < len(toks) and toks[nxt].punct in (".", ",") and toks[nxt].punct
+                and not toks[nxt].flags & F_SPACE and toks[nxt + 1].flags & F_DIGITS and not toks[nxt + 1].flags & F_SPACE):
+            k = last + 1
+            continue
+        out.append(Span(k, last, t.start, toks[last].end, KIND_NUMBER))
+        k = last + 1
+    return out
+
+
+def find_spans(text: str, skip_sentence_initial: bool = True, inner: bool = True) -> tuple[list[Token], list[Span]]:
+    """Tokens of a prepared text and every name mention the rule finds, sorted by first token."""
+    toks = tokens(text)
+    stop = frozenset(stop_words())
+    titles, blanked = _quoted_titles(toks)
+    spans = list(titles)
+    for run in _runs(toks, _words(toks, blanked)):
+        spans += _run_spans(toks, run, blanked, skip_sentence_initial, stop, inner)
+    spans += _numbers(toks, blanked)
+    return toks, sorted(spans, key=lambda s: (s.first, -(s.last - s.first), s.kind))
+
+
+def span_text(text: str, span: Span) -> str:
+    return utf8(text)[span.start : span.end].decode("utf-8", "surrogatepass")
+
+
+def candidate_spans(text: str, skip_sentence_initial: bool = True, numbers: bool = True) -> list[str]:
+    """The names a text writes, as strings, unique, in order (the reference, for readers and tests)."""
+    text = prepare(text)
+    _, spans = find_spans(text, skip_sentence_initial, inner=False)
+    names = [span_text(text, s) for s in spans if numbers or s.kind != KIND_NUMBER]
+    return list(dict.fromkeys(names))
+
+
+def mentions(text: str, skip_sentence_initial: bool = True, inner: bool = True) -> list[tuple[int, int, int, int]]:
+    """(first token, token count, name hash, kind) of every mention, as the kernel emits them."""
+    text = prepare(text)
+    toks, spans = find_spans(text, skip_sentence_initial, inner)
+    out = []
+    for s in spans:
+        kt = key_tokens(toks[s.first : s.last + 1])
+        if kt:
+            out.append((s.first, s.last - s.first + 1, seq_hash(kt)[0], s.kind))
+    return out

@@ -1,14 +1,4 @@
-"""The on-disk index: a directory with a manifest, a DuckDB store and lookup arrays.
-
-    manifest.json         format version, corpus stats, inputs, configuration
-    index.duckdb          entities, aliases, pairs (a < b, sorted by key), meta: the queryable exact store
-    vocab.jsonl           the vocabulary (reusable with `cooc build --vocab`)
-    entities.docs.npy     int64 per entity id  } memory-mapped by the scorer: a lookup is an array
-    entities.mentions.npy int64 per entity id  } index or a binary search, never a SQL round trip
-    pairs.keys.npy        uint64 a << 32 | b, sorted (pairs with >= min_pair_docs documents)
-    pairs.docs.npy        int64 documents per pair
-    sketch.npy            count-min sketch of every pair (uint32 depth x width), memory-mapped
-    parts/                per-shard parts (see parts.py), kept for resumption and later merges
+"""The on-disk index: a directory with a manifest, a DuckDB store and lookup arrays (`layout.py`).
 
 The final files are written into a staging directory inside the index, which is
 renamed to `gen-N/`; renaming the new manifest (naming `gen-N`) over the old one
@@ -32,22 +22,35 @@ import pyarrow as pa
 
 from .count import split_keys
 from .errors import CoocError, IndexFormatError
-from .vocab import Vocabulary
+from .layout import COMMON_FLAG, DUCKDB_FILE, FORMAT, FORMAT_VERSION, MANIFEST, NAMES_TEXT, PARTS_DIR, SKETCH_FILE, save_arrays
+from .normalize import normalize_key
 
-FORMAT = "cooc-index"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-DUCKDB_FILE = "index.duckdb"
-VOCAB_FILE = "vocab.jsonl"
-SKETCH_FILE = "sketch.npy"
+__all__ = ["DUCKDB_FILE", "FORMAT", "FORMAT_VERSION", "MANIFEST", "SKETCH_FILE", "NameTable", "Pairs",
+           "check_output", "data_dir", "file_sha256", "publish", "read_manifest", "staging_dir", "write_index",
+           "write_json_atomic"]
 
 
 @dataclass
-class Counts:
-    entity_docs: np.ndarray  # int64 [n_entities]
-    entity_mentions: np.ndarray  # int64 [n_entities]
-    pair_keys: np.ndarray  # uint64, sorted, unique
-    pair_docs: np.ndarray  # int64
+class NameTable:
+    """Every name of an index, sorted by hash; a name's id is its row."""
+
+    hash: np.ndarray  # uint64
+    check: np.ndarray  # uint64
+    docs: np.ndarray  # int64
+    mentions: np.ndarray  # int64
+    lower: np.ndarray  # int64 lowercase uses (one-word names)
+    flags: np.ndarray  # uint8 kinds | COMMON_FLAG
+    label: np.ndarray  # uint8 code into labels
+    names: list[str]
+    labels: list[str]
+    alias_hash: np.ndarray  # uint64 sorted
+    alias_id: np.ndarray  # int64
+
+
+@dataclass
+class Pairs:
+    keys: np.ndarray  # uint64 a << 32 | b, sorted, unique
+    docs: np.ndarray  # int64
 
 
 def write_json_atomic(path: Path, obj: dict) -> None:
@@ -56,62 +59,53 @@ def write_json_atomic(path: Path, obj: dict) -> None:
     os.replace(tmp, path)
 
 
-def write_index(directory: Path, vocab: Vocabulary, counts: Counts, manifest: dict, sketch=None) -> None:
+def _duckdb_tables(t: NameTable, pairs: Pairs, manifest: dict) -> dict[str, pa.Table]:
+    n = t.hash.shape[0]
+    a, b = split_keys(pairs.keys)
+    return {
+        "names": pa.table({
+            "id": pa.array(np.arange(n, dtype=np.int32)),
+            "hash": pa.array(t.hash, pa.uint64()),
+            "key": [normalize_key(x) for x in t.names],
+            "name": t.names,
+            "label": [t.labels[c] for c in t.label.tolist()],
+            "docs": pa.array(t.docs, pa.int64()),
+            "mentions": pa.array(t.mentions, pa.int64()),
+            "lowercase_uses": pa.array(t.lower, pa.int64()),
+            "common_word": pa.array((t.flags & COMMON_FLAG) != 0),
+        }),
+        "aliases": pa.table({"alias_hash": pa.array(t.alias_hash, pa.uint64()), "id": pa.array(t.alias_id, pa.int32())}),
+        "pairs": pa.table({"a": pa.array(a, pa.int32()), "b": pa.array(b, pa.int32()),
+                           "key": pa.array(pairs.keys, pa.uint64()), "docs": pa.array(pairs.docs, pa.int64())}),
+        "meta": pa.table({"name": ["format", "format_version", "window", "normalization_version"],
+                          "value": [FORMAT, str(FORMAT_VERSION), str(manifest["config"]["window"]),
+                                    str(manifest["config"]["normalization_version"])]}),
+    }
+
+
+def write_index(directory: Path, table: NameTable, pairs: Pairs, manifest: dict, sketch=None) -> None:
     """Write every index file into `directory` (a fresh staging directory)."""
     directory.mkdir(parents=True, exist_ok=True)
-    ents = vocab.entities
-    entities = pa.table(
-        {
-            "id": pa.array([e.id for e in ents], pa.int32()),
-            "key": [e.key for e in ents],
-            "name": [e.name for e in ents],
-            "label": [e.label for e in ents],
-            "docs": pa.array(counts.entity_docs, pa.int64()),
-            "mentions": pa.array(counts.entity_mentions, pa.int64()),
-        }
-    )
-    alias_rows = [(a, e.id) for e in ents for a in e.aliases]
-    aliases = pa.table(
-        {"alias_key": [a for a, _ in alias_rows], "id": pa.array([i for _, i in alias_rows], pa.int32())}
-    )
-    a, b = split_keys(counts.pair_keys)
-    pairs = pa.table(
-        {
-            "a": pa.array(a, pa.int32()),
-            "b": pa.array(b, pa.int32()),
-            "key": pa.array(counts.pair_keys, pa.uint64()),
-            "docs": pa.array(counts.pair_docs, pa.int64()),
-        }
-    )
-    meta = pa.table(
-        {
-            "name": ["format", "format_version", "window", "normalization_version", "vocab_fingerprint"],
-            "value": [
-                FORMAT,
-                str(FORMAT_VERSION),
-                str(manifest["config"]["window"]),
-                str(manifest["config"]["normalization_version"]),
-                vocab.fingerprint(),
-            ],
-        }
-    )
     con = duckdb.connect(str(directory / DUCKDB_FILE))
     try:
-        for name, table in (("entities", entities), ("aliases", aliases), ("pairs", pairs), ("meta", meta)):
-            con.register(f"{name}_src", table)
-            order = " ORDER BY key" if name == "pairs" else ""
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_src{order}")
+        for name, tbl in _duckdb_tables(table, pairs, manifest).items():
+            con.register(f"{name}_src", tbl)
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_src")
             con.unregister(f"{name}_src")
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    np.save(directory / "entities.docs.npy", counts.entity_docs.astype(np.int64))
-    np.save(directory / "entities.mentions.npy", counts.entity_mentions.astype(np.int64))
-    np.save(directory / "pairs.keys.npy", counts.pair_keys.astype(np.uint64))
-    np.save(directory / "pairs.docs.npy", counts.pair_docs.astype(np.int64))
+    encoded = [x.encode("utf-8", "surrogatepass") for x in table.names]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(x) for x in encoded], out=offsets[1:])
+    (directory / NAMES_TEXT).write_bytes(b"".join(encoded))
+    save_arrays(directory, {"hash": table.hash, "check": table.check, "docs": table.docs, "mentions": table.mentions,
+                            "lower": table.lower, "flags": table.flags, "label": table.label, "offsets": offsets,
+                            "alias_hash": table.alias_hash, "alias_id": table.alias_id,
+                            "pair_keys": pairs.keys, "pair_docs": pairs.docs})
     if sketch is not None:
         sketch.save(directory / SKETCH_FILE)
-    vocab.save(directory / VOCAB_FILE)
+    manifest["labels"] = table.labels
     manifest["files"] = {
         f.name: {"bytes": f.stat().st_size, "sha256": file_sha256(f)}
         for f in sorted(directory.iterdir()) if f.is_file() and f.name != MANIFEST
@@ -145,6 +139,11 @@ def read_manifest(directory: Path) -> dict:
         raise IndexFormatError(
             f"{directory}: index format v{version} is newer than this cooc supports (v{FORMAT_VERSION}); upgrade cooc"
         )
+    if version < FORMAT_VERSION:
+        raise IndexFormatError(
+            f"{directory}: index format v{version} was written by an older cooc (vocabulary ids); this cooc reads "
+            f"v{FORMAT_VERSION} (name hashes): rebuild it with `cooc build ... --force`"
+        )
     return manifest
 
 
@@ -161,7 +160,7 @@ def check_output(output: Path, force: bool) -> None:
     if (output / MANIFEST).is_file():
         if not force:
             raise CoocError(f"{output}: an index already exists; pass --force to replace it")
-    elif (output / "parts" / VOCAB_FILE).is_file():
+    elif (output / PARTS_DIR).is_dir():
         return  # an unfinished build (or one interrupted while publishing): resume it from its parts
     elif any(p.name not in ("parts", ".lock") and not p.name.startswith((".staging-", "gen-"))
              and not p.is_symlink() for p in output.iterdir()):

@@ -1,0 +1,67 @@
+"""The index layout: every file name of an index and how its arrays load. One contract for
+writing (`store.py`), verifying (`verify.py`) and opening (`cooc.scorer.index`).
+
+    manifest.json             format version, corpus stats, inputs, configuration, checksums
+    gen-N/index.duckdb        names, aliases, pairs (a < b, sorted by key), meta: the queryable exact store
+    gen-N/names.hash.npy      uint64 name hashes, sorted; a name's id is its row
+    gen-N/names.check.npy     uint64 second hash of each name (collision check)
+    gen-N/names.docs.npy      int64 documents naming it      } memory-mapped by the scorer: a lookup
+    gen-N/names.mentions.npy  int64 mentions                 } is a binary search or an array index,
+    gen-N/names.lower.npy     int64 lowercase uses of a one-word name ("film")   never a SQL round trip
+    gen-N/names.flags.npy     uint8 kinds found as (bits 0-4: name, title, number, inner, gazetteer),
+                              bit 7: a common word (one word the corpus mostly writes in lowercase)
+    gen-N/names.label.npy     uint8 code into manifest["labels"]
+    gen-N/names.text.bin      UTF-8 display names, concatenated; names.offsets.npy (int64, n + 1) cuts them
+    gen-N/aliases.hash.npy    uint64 gazetteer alias hashes, sorted; aliases.id.npy their name ids
+    gen-N/pairs.keys.npy      uint64 a << 32 | b (name ids, a < b), sorted
+    gen-N/pairs.docs.npy      int64 documents per pair
+    gen-N/sketch.npy          count-min sketch of every pair (uint32 depth x width)
+    parts/                    per-shard parts (see parts.py), kept for resumption and later merges
+
+The top-level names are symlinks into the current generation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "cooc-index"
+FORMAT_VERSION = 2
+MANIFEST = "manifest.json"
+DUCKDB_FILE = "index.duckdb"
+SKETCH_FILE = "sketch.npy"
+PARTS_DIR = "parts"
+NAMES_TEXT = "names.text.bin"
+COMMON_FLAG = 0x80
+
+#: array name -> (file, dtype)
+ARRAYS = {
+    "hash": ("names.hash.npy", np.uint64),
+    "check": ("names.check.npy", np.uint64),
+    "docs": ("names.docs.npy", np.int64),
+    "mentions": ("names.mentions.npy", np.int64),
+    "lower": ("names.lower.npy", np.int64),
+    "flags": ("names.flags.npy", np.uint8),
+    "label": ("names.label.npy", np.uint8),
+    "offsets": ("names.offsets.npy", np.int64),
+    "alias_hash": ("aliases.hash.npy", np.uint64),
+    "alias_id": ("aliases.id.npy", np.int64),
+    "pair_keys": ("pairs.keys.npy", np.uint64),
+    "pair_docs": ("pairs.docs.npy", np.int64),
+}
+
+
+def save_arrays(directory: Path, arrays: dict[str, np.ndarray]) -> None:
+    for name, (file, dtype) in ARRAYS.items():
+        np.save(directory / file, np.ascontiguousarray(arrays[name], dtype=dtype))
+
+
+def load_arrays(directory: Path) -> dict[str, np.ndarray]:
+    """Every array memory-mapped: opening costs milliseconds whatever the number of names."""
+    return {name: np.load(directory / file, mmap_mode="r") for name, (file, _dtype) in ARRAYS.items()}
+
+
+def data_files() -> list[str]:
+    return [DUCKDB_FILE, SKETCH_FILE, NAMES_TEXT, *(f for f, _ in ARRAYS.values())]
