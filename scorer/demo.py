@@ -9,7 +9,6 @@ from pathlib import Path
 
 from cooc.indexer.build import BuildConfig, BuildResult, build_index, default_processes
 from cooc.indexer.errors import CoocError
-from cooc.indexer.vocab import VocabConfig
 
 from .index import Index
 from .scorer import RiskReport, Scorer
@@ -38,7 +37,7 @@ def build_demo_index(data_dir: Path, index_dir: Path, progress: bool = True) -> 
     cfg = BuildConfig(
         inputs=[str(sample)],
         output=index_dir,
-        vocab=VocabConfig(gazetteer=data_dir / "gazetteer.tsv", discover_docs=5000, processes=default_processes()),
+        gazetteer=data_dir / "gazetteer.tsv",
         workers=default_processes(),
         force=True,
         progress=progress,

@@ -1,74 +1,95 @@
-"""Query-side entity finding: vocabulary matches plus names the index has never seen.
+"""Query-side name finding: the build's own rule, plus the text's word n-grams looked up by hash.
 
-A hallucinated answer often names something the corpus never mentions at all; the
-vocabulary cannot contain it, so the capitalized-span rule (indexer/spans.py) catches
-such names: a span that is not exactly one vocabulary entity is an unseen name. Vocabulary
-entities found only inside such a run ("Dorothy" and "Howard" in "Dorothy Howard") are part
-of the unknown name, not mentions of their own, and are dropped. A run that is part of a
-longer vocabulary name the text mentions ("Infinity" and "High" in the title Infinity on
-High) is no name of its own, and neither is a word the vocabulary left out as a common word
-("Helicopter": the corpus uses it, mostly in lowercase). No NER model is
-loaded at query time, and a batch of texts costs two matcher calls in all.
+The kernel that found the corpus's names (`cooc.indexer.names`) finds the names a question or
+answer writes, so query keys equal index keys by construction. Each text's word n-grams (up to
+the longest name the index holds) are also looked up in the name table, so lowercase text
+finds names too ("who founded microsoft", "bill gates"). The longest known match wins; an
+n-gram may cover whole rule names ("Infinity on High" over "Infinity" and "High") but never
+cut one ("Dorothy Howard" is one unknown name, not the known "Dorothy" and "Howard"). A rule
+name the corpus never writes is reported as unseen, except a common word (a one-word name
+the corpus mostly writes in lowercase: "Helicopter"). No model is loaded at query time, and
+a batch of texts costs two kernel calls and one vectorized lookup in all.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cooc.indexer.normalize import normalize_key
-from cooc.indexer.spans import candidate_spans
+import numpy as np
+
+from cooc.indexer.names import find_batch, ngrams, pack_texts
 
 from .index import EntityCount, Index
+
+#: n-grams longer than this are not looked up (names of more words are found by the rule)
+MAX_NGRAM = 8
 
 
 @dataclass(frozen=True)
 class Found:
-    """Entities of one text: known (with counts) and unseen names (not in the vocabulary)."""
+    """Names of one text: known (with counts) and unseen (the corpus never writes them)."""
 
     known: list[EntityCount]  # unique, in order of first mention
     unseen: list[str]  # surface forms
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    first: int
+    last: int
+    eid: int
+    rule: bool
+
+
+def _select(rule: list[tuple[int, int, int]], grams: list[tuple[int, int, int]]) -> tuple[list[_Candidate], set[int]]:
+    """Known matches (longest first, no overlaps), and the indexes of rule names they cover."""
+    spans = [(f, l) for f, l, _ in rule]
+    cands = [_Candidate(f, l, e, True) for f, l, e in rule if e >= 0]
+    for f, l, e in grams:
+        if all(l < sf or f > sl or (f <= sf and sl <= l) for sf, sl in spans):  # never cut a rule name
+            cands.append(_Candidate(f, l, e, False))
+    cands.sort(key=lambda c: (-(c.last - c.first), not c.rule, c.first))
+    taken: list[_Candidate] = []
+    for c in cands:
+        if all(c.last < t.first or c.first > t.last for t in taken):
+            taken.append(c)
+    covered = {i for i, (sf, sl) in enumerate(spans) if any(t.first <= sf and sl <= t.last for t in taken)}
+    return sorted(taken, key=lambda c: c.first), covered
+
+
 def find_entities_many(index: Index, texts: Sequence[str | None], skip_sentence_initial: Sequence[bool]) -> list[Found]:
     """skip_sentence_initial (per text): a lone capitalized word opening a sentence is not taken as
     a name (questions: "Musician and ..."); answers pass False, where it is often the answer itself."""
-    mentions, _ = index.find_many([t or "" for t in texts])
-    spans = [candidate_spans(t, skip, index.counts_numbers) if t else [] for t, skip in zip(texts, skip_sentence_initial, strict=True)]
-    flat = [s for row in spans for s in row]
-    span_mentions, span_tokens = index.find_many(flat)
+    texts = [t or "" for t in texts]
+    found = find_batch(texts, list(skip_sentence_initial), inner=False)
+    rows, gram_hash = ngrams(texts, min(MAX_NGRAM, max(1, index.max_tokens)))
+    rule_ids = index.ids(found.hash)
+    rule_common = index.is_common(rule_ids)
+    gram_ids = index.ids(gram_hash)
+    keep = (gram_ids >= 0) & ~index.is_common(gram_ids)
+    rows, gram_ids = rows[keep], gram_ids[keep]
+    buf, offsets = pack_texts(texts)
+    raw = buf.tobytes()
+    by_doc_rule = np.searchsorted(found.doc, np.arange(len(texts) + 1))
+    by_doc_gram = np.searchsorted(rows[:, 0], np.arange(len(texts) + 1)) if rows.size else np.zeros(len(texts) + 1, int)
     out: list[Found] = []
-    common = index.vocab.common_words
-    k = 0
-    for row_mentions, row_spans in zip(mentions, spans, strict=True):
-        total = Counter(m.entity.id for m in row_mentions)
-        swallowed: Counter = Counter()
-        unseen: list[str] = []
-        partial: list[EntityCount] = []  # names known only inside a longer vocabulary name
-        longer = [f" {key} " for m in row_mentions if m.length >= 2 for key in index.keys_of(m.entity.id)]
-        for span in row_spans:
-            inside, n_tokens = span_mentions[k], span_tokens[k]
-            k += 1
-            if len(inside) == 1 and inside[0].length == n_tokens:
-                continue  # exactly one known name
-            key = normalize_key(span)
-            if any(f" {key} " in name for name in longer):
-                continue  # a piece of a known name this text mentions
-            if key in common:
-                continue  # a common word the corpus uses, not an unseen name ("Helicopter")
-            swallowed.update(m.entity.id for m in inside)
-            outer = index.containing(span) if n_tokens >= 2 else None
-            if outer is None:
-                unseen.append(span)
-            else:
-                partial.append(outer)
+    for d in range(len(texts)):
+        r0, r1 = by_doc_rule[d], by_doc_rule[d + 1]
+        rule = [(int(found.first[i]), int(found.first[i] + found.length[i] - 1),
+                 -1 if rule_common[i] else int(rule_ids[i])) for i in range(r0, r1)]
+        g0, g1 = by_doc_gram[d], by_doc_gram[d + 1]
+        grams = [(int(rows[i, 1]), int(rows[i, 1] + rows[i, 2] - 1), int(gram_ids[i])) for i in range(g0, g1)]
+        taken, covered = _select(rule, grams)
         known: dict[int, EntityCount] = {}
-        for m in row_mentions:
-            if swallowed[m.entity.id] < total[m.entity.id]:
-                known.setdefault(m.entity.id, m.entity)
-        for e in partial:
-            known.setdefault(e.id, e)
+        for c in taken:
+            known.setdefault(c.eid, index.entity_by_id(c.eid))
+        unseen = []
+        for k, i in enumerate(range(r0, r1)):
+            if rule_ids[i] < 0 and k not in covered:
+                name = raw[found.start[i] : found.end[i]].decode("utf-8", "surrogatepass")
+                if name not in unseen:
+                    unseen.append(name)
         out.append(Found(list(known.values()), unseen))
     return out
 

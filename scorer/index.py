@@ -1,8 +1,9 @@
-"""Open an index read-only and answer entity and pair lookups in microseconds.
+"""Open an index read-only and answer name and pair lookups in microseconds.
 
-Lookups use the memory-mapped arrays the build wrote (an array index per entity, a
-binary search per pair), not DuckDB: a DuckDB point query costs ~0.3-0.5 ms, and an
-answer has several pairs. DuckDB stays available (`Index.sql`) for ad-hoc queries.
+Opening memory-maps the arrays the build wrote (`cooc.indexer.layout`) and builds nothing:
+milliseconds and megabytes whatever the number of names. A name is looked up by its hash
+(a binary search), a pair by a binary search of the sorted pair keys; DuckDB stays available
+(`Index.sql`) for ad-hoc queries.
 """
 
 from __future__ import annotations
@@ -12,27 +13,30 @@ from pathlib import Path
 
 import numpy as np
 
-from cooc.indexer.match import Matcher
+from cooc.indexer.layout import COMMON_FLAG, DUCKDB_FILE, NAMES_TEXT, SKETCH_FILE, load_arrays
+from cooc.indexer.names import name_hash
 from cooc.indexer.normalize import normalize_key
 from cooc.indexer.sketch import CountMinSketch, SketchShape
-from cooc.indexer.spans import NUMBER_LABEL
-from cooc.indexer.store import DUCKDB_FILE, SKETCH_FILE, VOCAB_FILE, data_dir, read_manifest
-from cooc.indexer.vocab import Entity, Vocabulary
+from cooc.indexer.store import data_dir, read_manifest
 
 
 @dataclass(frozen=True)
 class EntityCount:
+    """A name the corpus writes, with its counts (common: a one-word name mostly written in lowercase)."""
+
     id: int
     key: str
     name: str
     label: str
-    docs: int  # documents mentioning the entity (any alias)
+    docs: int  # documents naming it (any alias)
     mentions: int
+    common: bool = False
+    lowercase_uses: int = 0
 
 
 @dataclass(frozen=True)
 class PairCount:
-    """docs: documents where both entities occur within the index's window.
+    """docs: documents where both names occur within the index's window.
 
     source "exact": from the exact table (when the table is complete, 0 means never).
     source "sketch": the pair was pruned from the exact table (--min-pair-docs); docs is the
@@ -48,42 +52,32 @@ class PairCount:
     false_positive_rate: float | None = None
 
 
-@dataclass(frozen=True)
-class Mention:
-    entity: EntityCount
-    position: int  # token position in the normalized text
-    length: int  # tokens covered
-
-
 class Index:
     """A read-only view of an index directory."""
 
-    def __init__(self, path: Path, manifest: dict, vocab: Vocabulary):
+    def __init__(self, path: Path, manifest: dict):
         self.path = path
         self.manifest = manifest
-        self.vocab = vocab
-        self._by_key = dict(vocab.entries())
-        self._matcher = Matcher(vocab.entries())
-        #: the vocabulary counts years and numbers (`--rules`), so a number in a text is a name to look up
-        self.counts_numbers = any(e.label == NUMBER_LABEL for e in vocab.entities)
         self.data = data_dir(path, manifest)
-        self._ent_docs = np.load(self.data / "entities.docs.npy", mmap_mode="r")
-        self._ent_mentions = np.load(self.data / "entities.mentions.npy", mmap_mode="r")
-        self._pair_keys = np.load(self.data / "pairs.keys.npy", mmap_mode="r")
-        self._pair_docs = np.load(self.data / "pairs.docs.npy", mmap_mode="r")
+        a = load_arrays(self.data)
+        self._hash, self._docs, self._mentions = a["hash"], a["docs"], a["mentions"]
+        self._lower, self._flags, self._label, self._offsets = a["lower"], a["flags"], a["label"], a["offsets"]
+        self._alias_hash, self._alias_id = a["alias_hash"], a["alias_id"]
+        self._pair_keys, self._pair_docs = a["pair_keys"], a["pair_docs"]
+        text = self.data / NAMES_TEXT
+        self._text = np.memmap(text, dtype=np.uint8, mode="r") if text.stat().st_size else np.zeros(0, np.uint8)
+        self.labels: list[str] = manifest["labels"]
+        self.max_tokens = int(manifest["config"]["names"]["max_tokens"])
         self._min_pair_docs = int(manifest["config"].get("min_pair_docs", 1))
         self._complete = self._min_pair_docs <= 1
         self._sketch = None
-        self._inner: dict[str, int] | None = None  # built on first use by containing()
-        self._keys: dict[int, list[str]] | None = None  # built on first use by keys_of()
-        if "sketch" in manifest and (self.data / SKETCH_FILE).is_file():
+        if not self._complete and (self.data / SKETCH_FILE).is_file():
             self._sketch = CountMinSketch.load(self.data / SKETCH_FILE, SketchShape.from_dict(manifest["sketch"]))
 
     @classmethod
     def open(cls, path: str | Path) -> Index:
         path = Path(path)
-        manifest = read_manifest(path)
-        return cls(path, manifest, Vocabulary.load(data_dir(path, manifest) / VOCAB_FILE))
+        return cls(path, read_manifest(path))
 
     @property
     def documents(self) -> int:
@@ -93,67 +87,44 @@ class Index:
     def window(self) -> int | str:
         return self.manifest["config"]["window"]
 
+    @property
+    def n_names(self) -> int:
+        return int(self._hash.shape[0])
+
+    def name_of(self, eid: int) -> str:
+        return bytes(self._text[self._offsets[eid] : self._offsets[eid + 1]]).decode("utf-8", "surrogatepass")
+
     def entity_by_id(self, eid: int) -> EntityCount:
-        e: Entity = self.vocab.entities[eid]
-        return EntityCount(e.id, e.key, e.name, e.label, int(self._ent_docs[eid]), int(self._ent_mentions[eid]))
+        name = self.name_of(eid)
+        return EntityCount(int(eid), normalize_key(name), name, self.labels[int(self._label[eid])],
+                           int(self._docs[eid]), int(self._mentions[eid]), bool(self._flags[eid] & COMMON_FLAG),
+                           int(self._lower[eid]))
+
+    def ids(self, hashes: np.ndarray) -> np.ndarray:
+        """The name id of each hash (a name, or a gazetteer alias of one); -1 where the corpus never writes it."""
+        hashes = np.asarray(hashes, dtype=np.uint64)
+        out = np.full(hashes.shape, -1, dtype=np.int64)
+        for keys, values in ((self._hash, None), (self._alias_hash, self._alias_id)):
+            n = keys.shape[0]
+            if not n or not hashes.size:
+                continue
+            idx = np.minimum(np.searchsorted(keys, hashes), n - 1)
+            hit = (keys[idx] == hashes) & (out < 0)
+            out[hit] = idx[hit] if values is None else values[idx[hit]]
+        return out
+
+    def is_common(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64)
+        return np.where(ids >= 0, (self._flags[np.maximum(ids, 0)] & COMMON_FLAG) != 0, False) if ids.size else \
+            np.zeros(0, bool)
 
     def entity(self, text: str) -> EntityCount | None:
-        """The entity a name or alias denotes (exact key first, else the first entity found in it)."""
-        eid = self._by_key.get(normalize_key(text))
-        if eid is None:
-            found = self._matcher.match(text)
-            if not found:
-                return None
-            eid = found[0][1]
-        return self.entity_by_id(eid)
-
-    def keys_of(self, eid: int) -> list[str]:
-        """The normalized name and aliases of an entity: the forms a mention of it can take."""
-        if self._keys is None:
-            keys: dict[int, list[str]] = {}
-            for key, i in self.vocab.entries():
-                keys.setdefault(i, []).append(key)
-            self._keys = keys
-        return self._keys.get(eid, [])
-
-    def containing(self, text: str) -> EntityCount | None:
-        """The most documented entity whose name contains `text` as a run of two or more words.
-
-        A rule-found vocabulary glues titles and modifiers to names ("Republican Erik Paulsen"):
-        the corpus does mention "Erik Paulsen", inside that longer name, and its counts are a
-        lower bound for the shorter one.
-        """
-        if self._inner is None:
-            inner: dict[str, int] = {}
-            docs = self._ent_docs
-            for e in self.vocab.entities:
-                words = e.key.split()
-                for i in range(len(words)):
-                    for j in range(i + 2, len(words) + 1):
-                        if j - i < len(words):
-                            k = " ".join(words[i:j])
-                            if k not in inner or docs[e.id] > docs[inner[k]]:
-                                inner[k] = e.id
-            self._inner = inner
-        eid = self._inner.get(normalize_key(text))
-        return None if eid is None else self.entity_by_id(eid)
+        """The name (or gazetteer alias) `text` denotes, exactly; None when the corpus never writes it."""
+        eid = int(self.ids(np.array([name_hash(text)], dtype=np.uint64))[0])
+        return None if eid < 0 else self.entity_by_id(eid)
 
     def pair(self, a: int, b: int) -> PairCount:
         return self.pairs(np.array([a]), np.array([b]))[0]
-
-    def find(self, text: str) -> list[Mention]:
-        """Vocabulary entities in a text, in order, with the same matcher the build used."""
-        return self.find_many([text])[0][0]
-
-    def find_many(self, texts: list[str]) -> tuple[list[list[Mention]], list[int]]:
-        """Mentions of many texts and their token counts, in one matcher call."""
-        out: list[list[Mention]] = [[] for _ in texts]
-        if not texts:
-            return out, []
-        m = self._matcher.match_batch(texts)
-        for d, pos, eid, n in zip(m.doc.tolist(), m.pos.tolist(), m.eid.tolist(), m.length.tolist(), strict=True):
-            out[d].append(Mention(self.entity_by_id(eid), pos, n))
-        return out, m.ntokens.tolist()
 
     def pairs(self, a: np.ndarray, b: np.ndarray) -> list[PairCount]:
         """pair() for many (a, b) at once: one vectorized search of the sorted key array."""
@@ -176,7 +147,7 @@ class Index:
         ]
 
     def sql(self, query: str, params: list | None = None) -> list[tuple]:
-        """Run a read-only SQL query against index.duckdb (entities, aliases, pairs, meta)."""
+        """Run a read-only SQL query against index.duckdb (names, aliases, pairs, meta)."""
         import duckdb
 
         con = duckdb.connect(str(self.data / DUCKDB_FILE), read_only=True)
@@ -190,7 +161,6 @@ def index_stats(path: str | Path) -> dict:
     """Headline numbers of an index, from its manifest and files (no counting)."""
     path = Path(path)
     m = read_manifest(path)
-    voc = m["config"]["vocabulary"]
     return {
         "index": str(path),
         "documents": m["corpus"]["documents"],
@@ -198,9 +168,10 @@ def index_stats(path: str | Path) -> dict:
         "text_bytes": m["corpus"]["bytes"],
         "skipped_records": m["corpus"]["skipped_total"],
         "skipped_by_reason": m["corpus"]["skipped"],
-        "entities": m["counts"]["entities"],
-        "entities_seen": m["counts"]["entities_seen"],
-        "aliases": voc["aliases"],
+        "names": m["counts"]["names"],
+        "common_words": m["counts"]["common_words"],
+        "aliases": m["counts"]["aliases"],
+        "hash_collisions": m["counts"]["hash_collisions"],
         "pairs": m["counts"]["pairs"],
         "pairs_in_exact_table": m["counts"].get("pairs_kept", m["counts"]["pairs"]),
         "pairs_hll_estimate": m["counts"].get("pairs_hll_estimate"),
@@ -209,7 +180,7 @@ def index_stats(path: str | Path) -> dict:
         "sketch": {k: m["sketch"][k] for k in ("depth", "width", "fill", "bound", "false_positive_rate")}
         if "sketch" in m else None,
         "window": m["config"]["window"],
-        "vocabulary": {"ner": voc.get("ner"), "gazetteer": voc.get("gazetteer")},
+        "names_config": m["config"]["names"],
         "input_files": len(m["inputs"]),
         "disk_bytes": sum(f.stat().st_size for f in data_dir(path, m).iterdir() if f.is_file()),
         "created": m["created"],

@@ -102,7 +102,7 @@ def create_app(index_path: Path, policy: str = "graded", limits: Limits | None =
 
     @app.get("/healthz")
     def healthz() -> dict:
-        return {"status": "ok", "documents": index.documents, "entities": len(index.vocab.entities),
+        return {"status": "ok", "documents": index.documents, "names": index.n_names,
                 "policies": list(scorers), "limits": asdict(limits)}
 
     return app
