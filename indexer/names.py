@@ -41,6 +41,7 @@ F_DIGIT_START = ref.F_DIGIT_START
 KIND_NAME, KIND_TITLE, KIND_NUMBER = ref.KIND_NAME, ref.KIND_TITLE, ref.KIND_NUMBER
 KIND_INNER, KIND_GAZETTEER = ref.KIND_INNER, ref.KIND_GAZETTEER
 MAX_TITLE_WORDS, MAX_TITLE_BYTES, MAX_NAME_TOKENS = ref.MAX_TITLE_WORDS, ref.MAX_TITLE_BYTES, ref.MAX_NAME_TOKENS
+MIN_INNER_WORDS, MAX_INNER_WORDS = ref.MIN_INNER_WORDS, ref.MAX_INNER_WORDS
 
 
 def _ascii_classes() -> np.ndarray:
@@ -625,7 +626,7 @@ def _run_spans(tok, th, words, r0, r1, blanked, skip_initial, inner, s_hash, spa
                 first = words[lo, W_FIRST]
                 if _acceptable(tok, first, last):
                     ns = _emit(spans, ns, first, last, KIND_NAME)
-                if inner:
+                if inner and hi > lo:
                     ns = _inner(tok, words, lo, hi, last, spans, ns)
         part += 1
         a = b + 1
@@ -634,24 +635,29 @@ def _run_spans(tok, th, words, r0, r1, blanked, skip_initial, inner, s_hash, spa
 
 @nb.njit(cache=True)
 def _inner(tok, words, lo, hi, last, spans, ns):
-    has_conn = False
-    for w in range(lo, hi + 1):
-        if words[w, W_CONN] == 1:
-            has_conn = True
-    if not has_conn:
-        return ns
-    start = -1
-    for w in range(lo, hi + 2):
-        if w > hi or words[w, W_CONN] == 1:
-            if start >= 0:
-                end = min(words[w - 1, W_LAST], last)
-                while end > words[start, W_FIRST] and tok[end, T_PUNCT] == 46:
+    """Names inside the run words[lo..hi]: as `spans._inner_spans`, in the same order."""
+    ps = lo
+    while ps <= hi:
+        while ps <= hi and words[ps, W_CONN] == 1:
+            ps += 1
+        if ps > hi:
+            break
+        pe = ps
+        while pe < hi and words[pe + 1, W_CONN] == 0:
+            pe += 1
+        n = pe - ps + 1
+        for a in range(ps, pe + 1):
+            for b in range(pe, a - 1, -1):
+                if (b - a + 1 < MIN_INNER_WORDS and not (a == ps and b == pe)) or (a == lo and b == hi):
+                    continue
+                if n > MAX_INNER_WORDS and not (a == ps and b == pe):
+                    continue
+                end = min(words[b, W_LAST], last)
+                while end > words[a, W_FIRST] and tok[end, T_PUNCT] == 46:
                     end -= 1
-                if _acceptable(tok, words[start, W_FIRST], end):
-                    ns = _emit(spans, ns, words[start, W_FIRST], end, KIND_INNER)
-            start = -1
-        elif start < 0:
-            start = w
+                if _acceptable(tok, words[a, W_FIRST], end):
+                    ns = _emit(spans, ns, words[a, W_FIRST], end, KIND_INNER)
+        ps = pe + 1
     return ns
 
 
@@ -882,7 +888,8 @@ def _find_batch(buf, offsets, rules, skip_initial, inner, rt_stop, rt_conn, rt_a
 
 @nb.njit(cache=True)
 def _ngrams(buf, offsets, max_n, the_hash, s_hash):
-    """Every word n-gram (n <= max_n, starting and ending at a word token) of each text, key-trimmed:
+    """Every word n-gram (n <= max_n, starting and ending at a word token that is not a number) of each
+    text, key-trimmed:
     (doc, first token, token count, hash) rows, for looking names up in lowercase text."""
     n_docs = offsets.shape[0] - 1
     longest = 1
@@ -897,10 +904,10 @@ def _ngrams(buf, offsets, max_n, the_hash, s_hash):
     for d in range(n_docs):
         n = tokenize(buf, offsets[d], offsets[d + 1], tok, th, True)
         for i in range(n):
-            if not _is_word(tok, i):
+            if not _is_word(tok, i) or _fl(tok, i, F_DIGITS):
                 continue
             for j in range(i, min(n, i + max_n)):
-                if not _is_word(tok, j):
+                if not _is_word(tok, j) or _fl(tok, j, F_DIGITS):  # numbers come from the rule only ("6.213")
                     continue
                 kf, kl = key_range(tok, th, i, j, the_hash, s_hash)
                 if kl < kf:

@@ -58,16 +58,24 @@ def _select(rule: list[tuple[int, int, int]], grams: list[tuple[int, int, int]])
     return sorted(taken, key=lambda c: c.first), covered
 
 
+def _is_cased(text: str) -> bool:
+    """A text that capitalizes some word after its first: its lowercase words are ordinary words."""
+    return any(ch.isupper() for ch in text[1:])
+
+
 def find_entities_many(index: Index, texts: Sequence[str | None], skip_sentence_initial: Sequence[bool]) -> list[Found]:
     """skip_sentence_initial (per text): a lone capitalized word opening a sentence is not taken as
     a name (questions: "Musician and ..."); answers pass False, where it is often the answer itself."""
     texts = [t or "" for t in texts]
-    found = find_batch(texts, list(skip_sentence_initial), inner=False)
+    found = find_batch(texts, list(skip_sentence_initial), inner=True)
     rows, gram_hash = ngrams(texts, min(MAX_NGRAM, max(1, index.max_tokens)))
     rule_ids = index.ids(found.hash)
     rule_common = index.is_common(rule_ids)
     gram_ids = index.ids(gram_hash)
+    cased = np.array([_is_cased(t) for t in texts], dtype=bool)
     keep = (gram_ids >= 0) & ~index.is_common(gram_ids)
+    if rows.size:
+        keep &= (rows[:, 2] >= 2) | ~cased[rows[:, 0]]  # one lowercase word is a name only in lowercase text
     rows, gram_ids = rows[keep], gram_ids[keep]
     buf, offsets = pack_texts(texts)
     raw = buf.tobytes()
