@@ -127,8 +127,7 @@ def _count_lower(tok, th, nt, lower_t, sizes):
 
 
 @nb.njit(cache=True)
-def _emit_pair(pairs_t, sizes, a, b, stamp):
-    key = (np.uint64(min(a, b)) << np.uint64(32)) | np.uint64(max(a, b))
+def _emit_pair(pairs_t, sizes, key, stamp):
     mask = np.uint64(pairs_t.shape[0] - 1)
     s = _slot(key, mask)
     while pairs_t[s, 0] != np.uint64(0) and pairs_t[s, 0] != key:
@@ -146,31 +145,84 @@ def _emit_pair(pairs_t, sizes, a, b, stamp):
     return pairs_t
 
 
+_LOCAL = 1 << 13  # slots of the per-document pair filter (64 KiB: stays in cache)
+
+
+@nb.njit(inline="always", cache=True)
+def _first_in_doc(local, used, n_used, key):
+    """Whether this document emits `key` for the first time; the filter keeps the global table's
+    random accesses to one per distinct pair of a document. Returns (first, n_used)."""
+    lmask = np.uint64(_LOCAL - 1)
+    s = _slot(key, lmask)
+    while local[s] != np.uint64(0):
+        if local[s] == key:
+            return False, n_used
+        s = (s + 1) & np.int64(lmask)
+    if n_used >= _LOCAL // 2:  # full: forget what it held (the global table's stamp still dedupes)
+        for k in range(n_used):
+            local[used[k]] = np.uint64(0)
+        n_used = 0
+        s = _slot(key, lmask)
+    local[s] = key
+    used[n_used] = s
+    return True, n_used + 1
+
+
 @nb.njit(cache=True)
-def _count_doc(out, out_h, n_m, d, docno, window, names_t, rows, hashes, pairs_t, sizes, active):
+def _count_doc(out, out_h, n_m, d, docno, window, names_t, rows, hashes, pairs_t, sizes, active, rid, local, used):
     """Update the name rows and the pair table with one document's mentions (sorted by position)."""
     stamp = np.uint64(docno + 1)
-    n_active = 0
     for j in range(n_m):
         r, names_t, rows, hashes = _name_row(names_t, rows, hashes, sizes, out_h[j, 0], out_h[j, 1], out[j, 2],
                                              out[j, 5], d, out[j, 3], out[j, 4])
-        p = out[j, 0]
+        rid[j] = r
         rows[r, E_MENTIONS] += 1
         rows[r, E_KINDS] |= 1 << out[j, 2]
         if rows[r, E_LAST_DOC] != docno:
             rows[r, E_LAST_DOC] = docno
             rows[r, E_DOCS] += 1
+    if n_m < 2:
+        return names_t, rows, hashes, pairs_t
+    if window < 0 or out[n_m - 1, 0] - out[0, 0] <= window:  # every mention inside one window: all pairs
+        n = 0
+        for j in range(n_m):
+            r = rid[j]
+            if rows[r, E_ACTIVE] == 0:
+                rows[r, E_ACTIVE] = 1
+                active[n] = r
+                n += 1
+        for x in range(n):
+            rows[active[x], E_ACTIVE] = 0
+            for y in range(x + 1, n):
+                a, b = active[x], active[y]
+                key = (np.uint64(min(a, b)) << np.uint64(32)) | np.uint64(max(a, b))
+                pairs_t = _emit_pair(pairs_t, sizes, key, stamp)
+        return names_t, rows, hashes, pairs_t
+    return names_t, rows, hashes, _sweep(out, rid, n_m, window, rows, pairs_t, sizes, stamp, active, local, used)
+
+
+@nb.njit(cache=True)
+def _sweep(out, rid, n_m, window, rows, pairs_t, sizes, stamp, active, local, used):
+    """Pairs of a long document: each mention pairs with every name whose last mention is inside the window."""
+    n_active = 0
+    n_used = 0
+    for j in range(n_m):
+        r = rid[j]
+        p = out[j, 0]
         k = 0
-        while k < n_active:  # pair r with every other name whose last mention is inside the window
+        while k < n_active:
             a = active[k]
-            if window >= 0 and rows[a, E_LAST_POS] < p - window:
+            if rows[a, E_LAST_POS] < p - window:
                 rows[a, E_ACTIVE] = 0
                 n_active -= 1
                 active[k] = active[n_active]
                 continue
             k += 1
             if a != r:
-                pairs_t = _emit_pair(pairs_t, sizes, a, r, stamp)
+                key = (np.uint64(min(a, r)) << np.uint64(32)) | np.uint64(max(a, r))
+                first, n_used = _first_in_doc(local, used, n_used, key)
+                if first:
+                    pairs_t = _emit_pair(pairs_t, sizes, key, stamp)
         rows[r, E_LAST_POS] = p
         if rows[r, E_ACTIVE] == 0:
             rows[r, E_ACTIVE] = 1
@@ -178,7 +230,9 @@ def _count_doc(out, out_h, n_m, d, docno, window, names_t, rows, hashes, pairs_t
             n_active += 1
     for k in range(n_active):
         rows[active[k], E_ACTIVE] = 0
-    return names_t, rows, hashes, pairs_t
+    for k in range(n_used):
+        local[used[k]] = np.uint64(0)
+    return pairs_t
 
 
 @nb.njit(cache=True)
@@ -190,6 +244,9 @@ def _count_batch(buf, offsets, doc_base, window, rules, inner, rt_stop, rt_conn,
         longest = max(longest, offsets[d + 1] - offsets[d] + 1)
     tok, th, blanked, words, spans, out, out_h = nm.scratch(min(longest, nm.SCRATCH_TOKENS))
     active = np.empty(out.shape[0], dtype=np.int64)
+    rid = np.empty(out.shape[0], dtype=np.int64)
+    local = np.zeros(_LOCAL, dtype=np.uint64)
+    used = np.empty(_LOCAL // 2, dtype=np.int64)
     for d in range(n_docs):
         while True:
             n_m, nt = nm.doc_mentions(buf, offsets[d], offsets[d + 1], tok, th, blanked, words, spans, out, out_h,
@@ -199,18 +256,38 @@ def _count_batch(buf, offsets, doc_base, window, rules, inner, rt_stop, rt_conn,
                 break
             tok, th, blanked, words, spans, out, out_h = nm.scratch(nt + 1)
             active = np.empty(out.shape[0], dtype=np.int64)
+            rid = np.empty(out.shape[0], dtype=np.int64)
         sizes[Z_TOKENS] += nt
         lower_t = _count_lower(tok, th, nt, lower_t, sizes)
         names_t, rows, hashes, pairs_t = _count_doc(out, out_h, n_m, d, doc_base + d, window, names_t, rows,
-                                                    hashes, pairs_t, sizes, active)
+                                                    hashes, pairs_t, sizes, active, rid, local, used)
     return names_t, rows, hashes, lower_t, pairs_t
+
+
+@nb.njit(cache=True)
+def _pairs_of(pairs_t, row_hash, n):
+    """(a, b, docs) of the pair table with name hashes, a < b."""
+    pa = np.empty(n, dtype=np.uint64)
+    pb = np.empty(n, dtype=np.uint64)
+    pd = np.empty(n, dtype=np.int64)
+    k = 0
+    for s in range(pairs_t.shape[0]):
+        key = pairs_t[s, 0]
+        if key != np.uint64(0):
+            x = row_hash[np.int64(key >> np.uint64(32))]
+            y = row_hash[np.int64(key & np.uint64(0xFFFFFFFF))]
+            pa[k] = min(x, y)
+            pb[k] = max(x, y)
+            pd[k] = np.int64(pairs_t[s, 1] >> np.uint64(32))
+            k += 1
+    return pa, pb, pd
 
 
 @dataclass
 class Run:
     """A shard's counts, keyed by name hash: what a part stores (one shard may have several runs)."""
 
-    hash: np.ndarray  # uint64, sorted
+    hash: np.ndarray  # uint64 (table order)
     check: np.ndarray  # uint64 second hash (collision detection)
     docs: np.ndarray  # int64
     mentions: np.ndarray  # int64
@@ -274,22 +351,15 @@ class ShardCounter:
         return runs
 
     def run(self) -> Run:
-        """The counts so far as a run, and fresh tables."""
+        """The counts so far as a run (in table order), and fresh tables."""
         n = int(self._sizes[Z_NAMES])
         rows, hashes = self._rows[:n], self._hashes[:n]
-        used = self._pairs_t[:, 0] != 0
-        keys = self._pairs_t[used, 0]
-        a = hashes[(keys >> np.uint64(32)).astype(np.int64), 0]
-        b = hashes[(keys & np.uint64(0xFFFFFFFF)).astype(np.int64), 0]
-        lo, hi = np.minimum(a, b), np.maximum(a, b)
-        order = np.lexsort((hi, lo))
+        pair_a, pair_b, pair_docs = _pairs_of(self._pairs_t, hashes[:, 0], int(self._sizes[Z_PAIRS]))
         low = self._lower_t[self._lower_t[:, 0] != 0]
-        by_hash = np.argsort(hashes[:, 0], kind="stable")
         run = Run(
-            hash=hashes[by_hash, 0], check=hashes[by_hash, 1], docs=rows[by_hash, E_DOCS],
-            mentions=rows[by_hash, E_MENTIONS], kinds=rows[by_hash, E_KINDS], ntok=rows[by_hash, E_NTOK],
-            names=[self._names[i] for i in by_hash.tolist()],
-            pair_a=lo[order], pair_b=hi[order], pair_docs=(self._pairs_t[used, 1] >> np.uint64(32)).astype(np.int64)[order],
+            hash=hashes[:, 0].copy(), check=hashes[:, 1].copy(), docs=rows[:, E_DOCS].copy(),
+            mentions=rows[:, E_MENTIONS].copy(), kinds=rows[:, E_KINDS].copy(), ntok=rows[:, E_NTOK].copy(),
+            names=self._names, pair_a=pair_a, pair_b=pair_b, pair_docs=pair_docs,
             lower_hash=low[:, 0], lower_uses=low[:, 1].astype(np.int64),
             documents=self.documents, tokens=int(self._sizes[Z_TOKENS]), collisions=int(self._sizes[Z_COLLISIONS]),
         )
