@@ -995,27 +995,55 @@ def _insert(keys, vals, mask, h, value):
         slot = (slot + 1) & mask
 
 
-def _key_token_hashes(name: str) -> list[int]:
-    buf, offsets = pack_texts([name])
-    tok = np.empty((len(buf) + 1, _T_COLS), dtype=np.int64)
-    th = np.empty(len(buf) + 1, dtype=np.uint64)
-    n = tokenize(buf, 0, int(offsets[1]), tok, th, True)
+@nb.njit(cache=True)
+def _key_hashes(buf, the_hash, s_hash):
+    """Token hashes of a name's key, and its (identity, check) hashes; one kernel call per name."""
+    n_bytes = buf.shape[0]
+    tok = np.empty((n_bytes + 1, _T_COLS), dtype=np.int64)
+    th = np.empty(n_bytes + 1, dtype=np.uint64)
+    n = tokenize(buf, 0, n_bytes, tok, th, True)
+    if n == 0:
+        return th[:0].copy(), np.uint64(0), np.uint64(0)
+    kf, kl = key_range(tok, th, 0, n - 1, the_hash, s_hash)
+    if kl < kf:
+        return th[:0].copy(), np.uint64(0), np.uint64(0)
+    h1, h2 = seq_hash(th, kf, kl)
+    return th[kf : kl + 1].copy(), h1, h2
+
+
+def _key(name: str) -> tuple[np.ndarray, int, int]:
     rt = rule_tables()
-    kf, kl = key_range(tok[:n], th[:n], 0, n - 1, rt.the_hash, rt.s_hash) if n else (0, -1)
-    return [int(h) for h in th[kf : kl + 1]]
+    return _key_hashes(np.frombuffer(utf8(ref.prepare(name)), dtype=np.uint8), rt.the_hash, rt.s_hash)
+
+
+def _key_token_hashes(name: str) -> list[int]:
+    return [int(h) for h in _key(name)[0]]
+
+
+@nb.njit(cache=True)
+def _hashes_into(buf, tok, th, the_hash, s_hash):
+    n = tokenize(buf, 0, buf.shape[0], tok, th, True)
+    if n <= 0:
+        return np.uint64(0), np.uint64(0)
+    kf, kl = key_range(tok, th, 0, n - 1, the_hash, s_hash)
+    if kl < kf:
+        return np.uint64(0), np.uint64(0)
+    return seq_hash(th, kf, kl)
+
+
+_SHORT = 256  # names up to this many bytes hash in preallocated scratch (a lookup costs microseconds)
+_SHORT_TOK = np.empty((_SHORT + 1, _T_COLS), dtype=np.int64)
+_SHORT_TH = np.empty(_SHORT + 1, dtype=np.uint64)
 
 
 def name_hashes(name: str) -> tuple[int, int]:
     """(identity, check hash) of a name as the index keys it; (0, 0) when nothing is left of it."""
-    buf, offsets = pack_texts([name])
-    tok = np.empty((len(buf) + 1, _T_COLS), dtype=np.int64)
-    th = np.empty(len(buf) + 1, dtype=np.uint64)
-    n = tokenize(buf, 0, int(offsets[1]), tok, th, True)
+    data = utf8(ref.prepare(name))
+    if len(data) > _SHORT:
+        _, h1, h2 = _key(name)
+        return int(h1), int(h2)
     rt = rule_tables()
-    kf, kl = key_range(tok, th, 0, n - 1, rt.the_hash, rt.s_hash) if n else (0, -1)
-    if kl < kf:
-        return 0, 0
-    h1, h2 = seq_hash(th, kf, kl)
+    h1, h2 = _hashes_into(np.frombuffer(data, dtype=np.uint8), _SHORT_TOK, _SHORT_TH, rt.the_hash, rt.s_hash)
     return int(h1), int(h2)
 
 

@@ -65,7 +65,8 @@ class Index:
         self._alias_hash, self._alias_id = a["alias_hash"], a["alias_id"]
         self._pair_keys, self._pair_docs = a["pair_keys"], a["pair_docs"]
         text = self.data / NAMES_TEXT
-        self._text = np.memmap(text, dtype=np.uint8, mode="r") if text.stat().st_size else np.zeros(0, np.uint8)
+        self._text = np.memmap(text, dtype=np.uint8, mode="r").view(np.ndarray) if text.stat().st_size else \
+            np.zeros(0, np.uint8)
         self.labels: list[str] = manifest["labels"]
         self.max_tokens = int(manifest["config"]["names"]["max_tokens"])
         self._min_pair_docs = int(manifest["config"].get("min_pair_docs", 1))
@@ -92,7 +93,7 @@ class Index:
         return int(self._hash.shape[0])
 
     def name_of(self, eid: int) -> str:
-        return bytes(self._text[self._offsets[eid] : self._offsets[eid + 1]]).decode("utf-8", "surrogatepass")
+        return self._text[self._offsets[eid] : self._offsets[eid + 1]].tobytes().decode("utf-8", "surrogatepass")
 
     def entity_by_id(self, eid: int) -> EntityCount:
         name = self.name_of(eid)
@@ -118,13 +119,34 @@ class Index:
         return np.where(ids >= 0, (self._flags[np.maximum(ids, 0)] & COMMON_FLAG) != 0, False) if ids.size else \
             np.zeros(0, bool)
 
+    def id_of(self, text: str) -> int:
+        """The id of the name (or gazetteer alias) `text` denotes, exactly; -1 when the corpus never writes it."""
+        h = np.uint64(name_hash(text))
+        for keys, values in ((self._hash, None), (self._alias_hash, self._alias_id)):
+            k = int(keys.searchsorted(h))
+            if k < keys.shape[0] and keys[k] == h:
+                return k if values is None else int(values[k])
+        return -1
+
+    def docs(self, text: str) -> int:
+        """Documents naming `text` (0 when the corpus never writes it): the count lookup, in microseconds."""
+        eid = self.id_of(text)
+        return int(self._docs[eid]) if eid >= 0 else 0
+
     def entity(self, text: str) -> EntityCount | None:
         """The name (or gazetteer alias) `text` denotes, exactly; None when the corpus never writes it."""
-        eid = int(self.ids(np.array([name_hash(text)], dtype=np.uint64))[0])
+        eid = self.id_of(text)
         return None if eid < 0 else self.entity_by_id(eid)
 
     def pair(self, a: int, b: int) -> PairCount:
-        return self.pairs(np.array([a]), np.array([b]))[0]
+        lo, hi = (a, b) if a < b else (b, a)
+        key = np.uint64((lo << 32) | hi)
+        k = int(self._pair_keys.searchsorted(key))
+        if k < self._pair_keys.shape[0] and self._pair_keys[k] == key:
+            return PairCount(lo, hi, int(self._pair_docs[k]), "exact")
+        if self._complete:
+            return PairCount(lo, hi, 0, "exact")
+        return self.pairs(np.array([a]), np.array([b]))[0]  # pruned: the sketch's bound
 
     def pairs(self, a: np.ndarray, b: np.ndarray) -> list[PairCount]:
         """pair() for many (a, b) at once: one vectorized search of the sorted key array."""
