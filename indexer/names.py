@@ -955,7 +955,7 @@ class Gazetteer:
         self.canon = np.zeros((max(len(self.canonical_names), 1), 2), dtype=np.uint64)
         for c, i in index.items():
             self.canon[i] = name_hashes(c)
-        entry_tokens = [_key_token_hashes(n) for n in names]
+        entry_tokens = [_key(n)[0] for n in names]
         n_prefixes = sum(len(t) for t in entry_tokens)
         cap = 1 << max(4, (2 * max(n_prefixes, 1) - 1).bit_length())
         self.keys = np.zeros(cap, dtype=np.uint64)
@@ -964,17 +964,25 @@ class Gazetteer:
         self.max_tokens = 0
         self.conflicts = 0
         for toks, c in zip(entry_tokens, canon, strict=True):
-            if not toks or len(toks) > MAX_NAME_TOKENS:
+            if not len(toks) or len(toks) > MAX_NAME_TOKENS:
                 continue
             self.max_tokens = max(self.max_tokens, len(toks))
-            h = SEQ_SEED
-            for t, tk in enumerate(toks):
-                h = _step(h, tk, SEQ_MUL)
-                self.conflicts += _insert(self.keys, self.vals, self.mask, h, index[c] if t == len(toks) - 1 else _PREFIX)
+            self.conflicts += _insert_entry(self.keys, self.vals, self.mask, toks, index[c])
 
     @classmethod
     def empty(cls) -> Gazetteer:
         return cls([])
+
+
+@nb.njit(cache=True)
+def _insert_entry(keys, vals, mask, toks, value):
+    """An entry's token n-gram prefixes as prefix markers, and the entry itself."""
+    h = SEQ_SEED
+    conflicts = 0
+    for t in range(toks.shape[0]):
+        h = _step(h, toks[t], SEQ_MUL)
+        conflicts += _insert(keys, vals, mask, h, value if t == toks.shape[0] - 1 else _PREFIX)
+    return conflicts
 
 
 @nb.njit(cache=True)
@@ -1014,10 +1022,6 @@ def _key_hashes(buf, the_hash, s_hash):
 def _key(name: str) -> tuple[np.ndarray, int, int]:
     rt = rule_tables()
     return _key_hashes(np.frombuffer(utf8(ref.prepare(name)), dtype=np.uint8), rt.the_hash, rt.s_hash)
-
-
-def _key_token_hashes(name: str) -> list[int]:
-    return [int(h) for h in _key(name)[0]]
 
 
 @nb.njit(cache=True)

@@ -69,6 +69,8 @@ class Index:
             np.zeros(0, np.uint8)
         self.labels: list[str] = manifest["labels"]
         self.max_tokens = int(manifest["config"]["names"]["max_tokens"])
+        #: the index counts every name the corpus writes (False: only a fixed list, `cooc build --vocab`)
+        self.counts_every_name = bool(manifest["config"]["names"]["rules"])
         self._min_pair_docs = int(manifest["config"].get("min_pair_docs", 1))
         self._complete = self._min_pair_docs <= 1
         self._sketch = None

@@ -22,7 +22,7 @@ from .policy import RARE_ENTITY, Evidence, get_policy
 class EntityEvidence:
     name: str
     key: str
-    id: int | None  # None: not in the index's vocabulary
+    id: int | None  # None: the corpus never writes it (an index of a fixed list: not in the list)
     label: str | None
     docs: int  # documents mentioning it (0 when unseen)
     mentions: int
@@ -36,7 +36,7 @@ class PairEvidence:
     b: str
     kind: str  # "question-answer" or "answer-answer"
     docs: int  # documents in which both occur within the index's window
-    source: str  # "exact", "sketch" (upper bound; see bound), or "absent" (an entity is not in the vocabulary)
+    source: str  # "exact", "sketch" (upper bound; see bound), or "absent" (a name the index does not hold)
     pmi: float | None
     npmi: float | None  # -1 when the pair never co-occurs
     p_b_given_a: float | None  # P(answer entity | question entity) for question-answer pairs
@@ -176,6 +176,7 @@ class Scorer:
                 answer_given=bool(answer),
                 features=feats,
                 corpus_documents=n_docs,
+                every_name=self.index.counts_every_name,
             )
             decision = self._decide(evidence)
             flags = sorted({f for x in (*q_ents, *a_ents, *pairs) for f in x.flags})
@@ -199,7 +200,7 @@ def format_report(report: RiskReport) -> str:
     ]
     for e in report.entities:
         flag = f"  [{', '.join(e.flags)}]" if e.flags else ""
-        known = f"{e.docs} docs, {e.mentions} mentions" if e.id is not None else "not in the index vocabulary"
+        known = f"{e.docs:,} docs, {e.mentions:,} mentions" if e.id is not None else "never written in the corpus"
         lines.append(f"  {e.role:8s} entity  {e.name!r}: {known}{flag}")
     for p in report.pairs:
         flag = f"  [{', '.join(p.flags)}]" if p.flags else ""
