@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from cooc.indexer.count import WINDOW_DOC
-from cooc.indexer.spans import mentions
+from cooc.indexer.spans import KIND_INNER, mentions
 
 
 def count(texts: Iterable[str], window: int, inner: bool = True) -> tuple[dict[int, int], dict[int, int],
@@ -20,11 +20,12 @@ def count(texts: Iterable[str], window: int, inner: bool = True) -> tuple[dict[i
     ments: dict[int, int] = defaultdict(int)
     pairs: dict[tuple[int, int], int] = defaultdict(int)
     for text in texts:
-        found = [(pos, h) for pos, _n, h, _kind in mentions(text, True, inner)]
-        for _, h in found:
+        every = mentions(text, True, inner)
+        for _pos, _n, h, _kind in every:
             ments[h] += 1
-        for h in {h for _, h in found}:
+        for h in {m[2] for m in every}:
             docs[h] += 1
+        found = [(pos, h) for pos, _n, h, kind in every if kind != KIND_INNER]  # inner names do not pair
         seen = set()
         for i, (p1, a) in enumerate(found):
             for p2, b in found[i + 1 :]:

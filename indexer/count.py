@@ -8,7 +8,10 @@ open-addressing tables that are the running totals of a shard:
   Python reads its surface form once per shard, not once per mention);
 - **pairs**: two local rows (`min << 32 | max`) -> documents in which their mentions start at
   most `window` tokens apart (window < 0: anywhere in the document); each slot keeps the last
-  document that counted it, so "a document adds at most 1" is one comparison;
+  document that counted it, so "a document adds at most 1" is one comparison. A name inside a
+  longer one (an inner name: "Paris" of "Treaty of Paris") counts for its documents and mentions
+  but pairs only where it is written on its own: the longer name is the one that co-occurs
+  (measured: HaluEval dev AUROC 0.728 -> 0.733, half the pairs);
 - **lowercase uses** of every word ("film" in "a film by"), which decide at merge time whether a
   one-word name is a common word.
 
@@ -187,6 +190,8 @@ def _count_doc(out, out_h, n_m, d, docno, window, names_t, rows, hashes, pairs_t
         n = 0
         for j in range(n_m):
             r = rid[j]
+            if out[j, 2] == nm.KIND_INNER:  # a name inside a longer one counts, but pairs as the longer one
+                continue
             if rows[r, E_ACTIVE] == 0:
                 rows[r, E_ACTIVE] = 1
                 active[n] = r
@@ -209,6 +214,8 @@ def _sweep(out, rid, n_m, window, rows, pairs_t, sizes, stamp, active, local, us
     for j in range(n_m):
         r = rid[j]
         p = out[j, 0]
+        if out[j, 2] == nm.KIND_INNER:
+            continue
         k = 0
         while k < n_active:
             a = active[k]
