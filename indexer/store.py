@@ -23,7 +23,6 @@ import pyarrow as pa
 from .count import split_keys
 from .errors import CoocError, IndexFormatError
 from .layout import COMMON_FLAG, DUCKDB_FILE, FORMAT, FORMAT_VERSION, MANIFEST, NAMES_TEXT, PARTS_DIR, SKETCH_FILE, save_arrays
-from .normalize import normalize_key
 
 __all__ = ["DUCKDB_FILE", "FORMAT", "FORMAT_VERSION", "MANIFEST", "SKETCH_FILE", "NameTable", "Pairs",
            "check_output", "data_dir", "file_sha256", "publish", "read_manifest", "staging_dir", "write_index",
@@ -66,7 +65,6 @@ def _duckdb_tables(t: NameTable, pairs: Pairs, manifest: dict) -> dict[str, pa.T
         "names": pa.table({
             "id": pa.array(np.arange(n, dtype=np.int32)),
             "hash": pa.array(t.hash, pa.uint64()),
-            "key": [normalize_key(x) for x in t.names],
             "name": t.names,
             "label": [t.labels[c] for c in t.label.tolist()],
             "docs": pa.array(t.docs, pa.int64()),
@@ -90,7 +88,10 @@ def write_index(directory: Path, table: NameTable, pairs: Pairs, manifest: dict,
     try:
         for name, tbl in _duckdb_tables(table, pairs, manifest).items():
             con.register(f"{name}_src", tbl)
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_src")
+            select = "*"
+            if name == "names":  # the key, for SQL lookups: the name lowercased, whitespace collapsed
+                select = "id, hash, lower(regexp_replace(trim(name), '\\s+', ' ', 'g')) AS key, * EXCLUDE (id, hash)"
+            con.execute(f"CREATE TABLE {name} AS SELECT {select} FROM {name}_src")
             con.unregister(f"{name}_src")
         con.execute("CHECKPOINT")
     finally:
