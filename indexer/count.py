@@ -15,8 +15,9 @@ open-addressing tables that are the running totals of a shard:
 - **lowercase uses** of every word ("film" in "a film by"), which decide at merge time whether a
   one-word name is a common word.
 
-Memory is bounded: when the tables pass `memory_mb`, `ShardCounter` hands them out as a *run*
-(hash-keyed arrays) and starts afresh; the runs of a shard simply sum at merge time.
+Memory is bounded: when the tables pass half of `memory_mb` (their next doubling would pass it),
+`ShardCounter` hands them out as a *run* (hash-keyed arrays) and starts afresh; the runs of a
+shard simply sum at merge time.
 """
 
 from __future__ import annotations
@@ -353,7 +354,7 @@ class ShardCounter:
         raw = buf.tobytes()
         self._names += [raw[s:e].decode("utf-8", "surrogatepass") for s, e in zip(new[:, E_FSTART].tolist(),
                                                                                new[:, E_FEND].tolist(), strict=True)]
-        if self.nbytes > self.memory_bytes:
+        if 2 * self.nbytes > self.memory_bytes:  # the next doubling of a table would pass the budget
             runs.append(self.run())
         return runs
 
