@@ -109,10 +109,10 @@ def _name_row(names_t, rows, hashes, sizes, h1, h2, kind, ntok, d, bstart, bend)
 
 
 @nb.njit(cache=True)
-def _count_lower(tok, th, nt, lower_t, sizes):
-    """Lowercase uses of each word (as a one-word name's hash)."""
+def _count_lower(tok, th, nt, lower_t, sizes, rt_stop):
+    """Lowercase uses of each word (as a one-word name's hash); stop words are never names, so skipped."""
     for k in range(nt):
-        if (tok[k, nm.T_FLAGS] & nm.F_LOWER) == 0 or tok[k, nm.T_PUNCT] != 0:
+        if (tok[k, nm.T_FLAGS] & nm.F_LOWER) == 0 or tok[k, nm.T_PUNCT] != 0 or nm._in(rt_stop, th[k]):
             continue
         h = nm._step(nm.SEQ_SEED, th[k], nm.SEQ_MUL)
         mask = np.uint64(lower_t.shape[0] - 1)
@@ -266,7 +266,7 @@ def _count_batch(buf, offsets, doc_base, window, rules, inner, rt_stop, rt_conn,
             active = np.empty(out.shape[0], dtype=np.int64)
             rid = np.empty(out.shape[0], dtype=np.int64)
         sizes[Z_TOKENS] += nt
-        lower_t = _count_lower(tok, th, nt, lower_t, sizes)
+        lower_t = _count_lower(tok, th, nt, lower_t, sizes, rt_stop)
         names_t, rows, hashes, pairs_t = _count_doc(out, out_h, n_m, d, doc_base + d, window, names_t, rows,
                                                     hashes, pairs_t, sizes, active, rid, local, used)
     return names_t, rows, hashes, lower_t, pairs_t

@@ -421,7 +421,7 @@ def _acceptable(tok, first, last):
 
 
 @nb.njit(cache=True)
-def _title(tok, lo, hi):
+def _title(tok, th, lo, hi, rt_stop):
     """[lo, hi] of a quoted title, or (0, -1) when the quotation reads like a sentence."""
     while hi >= lo and (tok[hi, T_PUNCT] == 44 or tok[hi, T_PUNCT] == 46 or tok[hi, T_PUNCT] == 59
                         or tok[hi, T_PUNCT] == 58):
@@ -445,13 +445,15 @@ def _title(tok, lo, hi):
             return 0, -1
         if letters >= 4 and not cap:
             return 0, -1
+    if lo == hi and _in(rt_stop, th[lo]):
+        return 0, -1  # "It": a stop word is never a name of its own
     if not _acceptable(tok, lo, hi):
         return 0, -1
     return lo, hi
 
 
 @nb.njit(cache=True)
-def _titles(tok, n, blanked, spans, ns):
+def _titles(tok, th, n, blanked, spans, ns, rt_stop):
     q_prev = -1
     k = 0
     while k < n:
@@ -476,7 +478,7 @@ def _titles(tok, n, blanked, spans, ns):
             k += 1
             continue
         if j > i + 1:
-            lo, hi = _title(tok, i + 1, j - 1)
+            lo, hi = _title(tok, th, i + 1, j - 1, rt_stop)
             if hi >= lo:
                 spans[ns, S_FIRST] = lo
                 spans[ns, S_LAST] = hi
@@ -773,7 +775,7 @@ def doc_mentions(buf, s, e, tok, th, blanked, words, spans, out, out_h, rules, s
         blanked[k] = False
     seg = np.zeros(5, dtype=np.int64)  # titles, runs, numbers, gazetteer: each already in order
     if rules:
-        ns = _titles(tok, n, blanked, spans, ns)
+        ns = _titles(tok, th, n, blanked, spans, ns, rt_stop)
         seg[1] = ns
         nw = _words(tok, th, n, blanked, words, rt_stop, rt_conn, rt_abbr)
         ns = _runs(tok, th, words, nw, blanked, skip_initial, inner, s_hash, spans, ns)

@@ -348,6 +348,8 @@ def _title(toks: list[Token], lo: int, hi: int) -> Span | None:
         return None
     if any(sum(t.alpha for t in w) >= 4 and not w[0].flags & F_CAP for w in words):
         return None
+    if lo == hi and toks[lo].text in stop_words():
+        return None  # "It": a stop word is never a name of its own
     span = Span(lo, hi, toks[lo].start, toks[hi].end, KIND_TITLE)
     return span if _acceptable(toks, span) else None
 
