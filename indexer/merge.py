@@ -30,10 +30,19 @@ from .lock import DirectoryLock
 from .names import KIND_GAZETTEER, KIND_NUMBER, KIND_TITLE
 from .parts import load_done, run_files
 from .sketch import DEFAULT_DEPTH, DEFAULT_SKETCH_MB, CountMinSketch, SketchShape, hll_estimate, sketch_error
+from . import spans
 from .spans import NAME_LABEL, NUMBER_LABEL, TITLE_LABEL
 from .store import NameTable, Pairs, check_output, publish, staging_dir, write_index
 
 ALIASES_FILE = "aliases.parquet"
+#: How a name's identity is computed (indexer/names.py), recorded in every manifest.
+_HASH_SPEC = {
+    "token": {"function": "FNV-1a 64 of the case-folded UTF-8 token", "offset": hex(spans.FNV_OFFSET),
+              "prime": hex(spans.FNV_PRIME)},
+    "sequence": {"function": "h = mix((h ^ token) * mul), mix = xorshift 33, * 0xC4CEB9FE1A85EC53, xorshift 29",
+                 "seed": hex(spans.SEQ_SEED), "mul": hex(spans.SEQ_MUL)},
+    "check": {"seed": hex(spans.SEQ2_SEED), "mul": hex(spans.SEQ_MUL2 | 1)},
+}
 
 
 def cooc_version() -> str:
@@ -271,8 +280,7 @@ def _manifest(dones: list[dict], table: NameTable, pairs: Pairs, sketch: CountMi
             "normalization_version": s["normalization_version"],
             "names": {"rules": s["rules"], "inner": s["inner"], "rule_version": s["rule_version"],
                       "gazetteer": s["gazetteer"],
-                      "hash": "64-bit sequence hash of FNV-1a token hashes (indexer/names.py), check hash with a second "
-                              "seed and multiplier",
+                      "hash": _HASH_SPEC,
                       "common_word": "one word, used in lowercase more often than as a name"},
             "read": {"text_field": s["text_field"], "id_field": s["id_field"], "txt_lines": s["txt_lines"],
                      "max_doc_bytes": s["max_doc_bytes"]},
