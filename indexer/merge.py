@@ -54,7 +54,7 @@ def cooc_version() -> str:
 
 @dataclass
 class MergeOptions:
-    min_pair_docs: int = 1  # pairs below this stay only in the sketch
+    min_pair_docs: int = 1  # pairs below this stay only in the sketch (built only when something is pruned)
     sketch_mb: float = DEFAULT_SKETCH_MB
     sketch_depth: int = DEFAULT_DEPTH
     force: bool = False
@@ -221,9 +221,12 @@ class _HashIndex:
 
 def merge_pairs(con: duckdb.DuckDBPyConnection, parts: list[tuple[Path, dict]], table: NameTable,
                 opts: MergeOptions) -> tuple[Pairs, CountMinSketch, int, int]:
-    """Pair totals as name-id keys (common words left out), the sketch of all, distinct and total counts."""
-    shape = SketchShape.from_mb(opts.sketch_mb, opts.sketch_depth)
-    sketch = CountMinSketch(shape)
+    """Pair totals as name-id keys (common words left out), the sketch of all, distinct and total counts.
+
+    The sketch answers only for pairs pruned from the exact table, so it is built only when the
+    table is pruned (`min_pair_docs` > 1); a complete exact table answers every pair by itself.
+    """
+    sketch = CountMinSketch(SketchShape.from_mb(opts.sketch_mb, opts.sketch_depth)) if opts.min_pair_docs > 1 else None
     common = (table.flags & COMMON_FLAG) != 0
     kept_keys, kept_docs = [], []
     distinct = total = 0
@@ -237,7 +240,8 @@ def merge_pairs(con: duckdb.DuckDBPyConnection, parts: list[tuple[Path, dict]], 
         keep = ~(common[ia] | common[ib])
         keys = (ia[keep].astype(np.uint64) << np.uint64(32)) | ib[keep].astype(np.uint64)  # a < b: hashes are sorted
         docs = docs[keep]
-        sketch.add(keys, docs)
+        if sketch is not None:
+            sketch.add(keys, docs)
         distinct += keys.size
         total += int(docs.sum())
         big = docs >= opts.min_pair_docs
@@ -264,10 +268,17 @@ def _corpus(dones: list[dict]) -> dict:
     }
 
 
-def _manifest(dones: list[dict], table: NameTable, pairs: Pairs, sketch: CountMinSketch, distinct: int, total: int,
+def _sketch_meta(sketch: CountMinSketch | None, total: int) -> dict:
+    if sketch is None:
+        return {}
+    fill = sketch.fill()
+    return {"sketch": {**sketch.shape.to_dict(), "total": total, "fill": fill, **sketch_error(sketch.shape, total, fill),
+                       "update": "conservative, one update per distinct pair with its total, saturating uint32"}}
+
+
+def _manifest(dones: list[dict], table: NameTable, pairs: Pairs, sketch: CountMinSketch | None, distinct: int, total: int,
               collisions: int, registers: np.ndarray, opts: MergeOptions, extra: dict | None) -> dict:
     s = dones[0]["settings"]
-    fill = sketch.fill()
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "cooc_version": cooc_version(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -288,8 +299,7 @@ def _manifest(dones: list[dict], table: NameTable, pairs: Pairs, sketch: CountMi
             "min_pair_docs": opts.min_pair_docs,
             **(extra or {}),
         },
-        "sketch": {**sketch.shape.to_dict(), "total": total, "fill": fill, **sketch_error(sketch.shape, total, fill),
-                   "update": "conservative, one update per distinct pair with its total, saturating uint32"},
+        **_sketch_meta(sketch, total),
         "counts": {
             "names": int(table.hash.size),
             "common_words": int(((table.flags & COMMON_FLAG) != 0).sum()),
@@ -334,7 +344,8 @@ def merge_parts(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions
     )
 
 
-def _write(staging: Path, output: Path, table: NameTable, pairs: Pairs, manifest: dict, sketch: CountMinSketch) -> None:
+def _write(staging: Path, output: Path, table: NameTable, pairs: Pairs, manifest: dict,
+           sketch: CountMinSketch | None) -> None:
     try:
         write_index(staging, table, pairs, manifest, sketch)
     except (OSError, duckdb.Error) as exc:  # disk full while writing: the published index is untouched
