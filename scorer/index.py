@@ -204,7 +204,7 @@ def index_stats(path: str | Path) -> dict:
         "sketch": {k: m["sketch"][k] for k in ("depth", "width", "fill", "bound", "false_positive_rate")}
         if "sketch" in m else None,
         "window": m["config"]["window"],
-        "names_config": m["config"]["names"],
+        "name_rule": {k: m["config"]["names"][k] for k in ("rules", "inner", "gazetteer", "rule_version")},
         "input_files": len(m["inputs"]),
         "disk_bytes": sum(f.stat().st_size for f in data_dir(path, m).iterdir() if f.is_file()),
         "created": m["created"],
