@@ -41,8 +41,18 @@ from .sketch import hll_registers
 from .store import write_json_atomic
 
 PART_FORMAT = 2
-#: Bump when the name rule changes what it finds: parts of another version are never merged or reused.
-RULE_VERSION = 1
+
+
+def _counting_code() -> str:
+    """A digest of the code that decides what a part holds (the rule, its kernel, the counter): parts
+    counted by other code are never reused or merged, so changing the rule can never mix old counts in."""
+    h = hashlib.sha256()
+    for module in ("spans.py", "names.py", "count.py"):
+        h.update((Path(__file__).parent / module).read_bytes())
+    return h.hexdigest()[:16]
+
+
+RULE_VERSION = _counting_code()
 __all__ = ["PARTS_DIR", "PART_FORMAT", "PartSettings", "count_shard", "count_shard_with", "is_done", "load_done",
            "part_name", "run_files"]
 
@@ -60,7 +70,7 @@ class PartSettings:
     txt_lines: bool
     dedup: str | None
     max_doc_bytes: int
-    rule_version: int = RULE_VERSION
+    rule_version: str = RULE_VERSION
     normalization_version: int = NORMALIZATION_VERSION
 
     def key(self) -> str:
