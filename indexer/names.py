@@ -1042,15 +1042,24 @@ _SHORT_TOK = np.empty((_SHORT + 1, _T_COLS), dtype=np.int64)
 _SHORT_TH = np.empty(_SHORT + 1, dtype=np.uint64)
 
 
-def name_hashes(name: str) -> tuple[int, int]:
-    """(identity, check hash) of a name as the index keys it; (0, 0) when nothing is left of it."""
+def _name_hashes_np(name: str) -> tuple[np.uint64, np.uint64]:
     data = utf8(ref.prepare(name))
     if len(data) > _SHORT:
         _, h1, h2 = _key(name)
-        return int(h1), int(h2)
+        return h1, h2
     rt = rule_tables()
-    h1, h2 = _hashes_into(np.frombuffer(data, dtype=np.uint8), _SHORT_TOK, _SHORT_TH, rt.the_hash, rt.s_hash)
+    return _hashes_into(np.frombuffer(data, dtype=np.uint8), _SHORT_TOK, _SHORT_TH, rt.the_hash, rt.s_hash)
+
+
+def name_hashes(name: str) -> tuple[int, int]:
+    """(identity, check hash) of a name as the index keys it; (0, 0) when nothing is left of it."""
+    h1, h2 = _name_hashes_np(name)
     return int(h1), int(h2)
+
+
+def name_hash_u64(name: str) -> np.uint64:
+    """name_hash as a numpy scalar, for searching uint64 arrays without a conversion."""
+    return _name_hashes_np(name)[0]
 
 
 def name_hash(name: str) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from cooc.indexer.layout import COMMON_FLAG, DUCKDB_FILE, NAMES_TEXT, SKETCH_FILE, load_arrays
-from cooc.indexer.names import name_hash
+from cooc.indexer.names import name_hash_u64
 from cooc.indexer.normalize import normalize_key
 from cooc.indexer.sketch import CountMinSketch, SketchShape
 from cooc.indexer.store import data_dir, read_manifest
@@ -123,11 +123,14 @@ class Index:
 
     def id_of(self, text: str) -> int:
         """The id of the name (or gazetteer alias) `text` denotes, exactly; -1 when the corpus never writes it."""
-        h = np.uint64(name_hash(text))
-        for keys, values in ((self._hash, None), (self._alias_hash, self._alias_id)):
-            k = int(keys.searchsorted(h))
-            if k < keys.shape[0] and keys[k] == h:
-                return k if values is None else int(values[k])
+        h = name_hash_u64(text)
+        k = int(self._hash.searchsorted(h))
+        if k < self._hash.shape[0] and self._hash[k] == h:
+            return k
+        if self._alias_hash.shape[0]:
+            k = int(self._alias_hash.searchsorted(h))
+            if k < self._alias_hash.shape[0] and self._alias_hash[k] == h:
+                return int(self._alias_id[k])
         return -1
 
     def docs(self, text: str) -> int:
