@@ -54,8 +54,13 @@ ARRAYS = {
 
 
 def save_arrays(directory: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Save every array; one already memory-mapped from its own file in `directory` is flushed instead."""
     for name, (file, dtype) in ARRAYS.items():
-        np.save(directory / file, np.ascontiguousarray(arrays[name], dtype=dtype))
+        a = arrays[name]
+        if isinstance(a, np.memmap) and a.filename and Path(a.filename) == (directory / file).resolve():
+            a.flush()
+        else:
+            np.save(directory / file, np.ascontiguousarray(a, dtype=dtype))
 
 
 def load_arrays(directory: Path) -> dict[str, np.ndarray]:

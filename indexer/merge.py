@@ -21,11 +21,12 @@ from pathlib import Path
 import duckdb
 import numba as nb
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .count import WINDOW_DOC
 from .errors import CoocError
-from .layout import COMMON_FLAG, FORMAT, FORMAT_VERSION, PARTS_DIR
+from .layout import ARRAYS, COMMON_FLAG, FORMAT, FORMAT_VERSION, PARTS_DIR
 from .lock import DirectoryLock
 from .names import KIND_GAZETTEER, KIND_NUMBER, KIND_TITLE
 from .parts import load_done, run_files
@@ -219,38 +220,50 @@ class _HashIndex:
         return _lookup(self._table, np.ascontiguousarray(keys, dtype=np.uint64))
 
 
-def merge_pairs(con: duckdb.DuckDBPyConnection, parts: list[tuple[Path, dict]], table: NameTable,
-                opts: MergeOptions) -> tuple[Pairs, CountMinSketch, int, int]:
-    """Pair totals as name-id keys (common words left out), the sketch of all, distinct and total counts.
+def _pair_arrays(staging: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The index's pair arrays, preallocated as memory-mapped .npy files: the exact table is written
+    as it streams out of DuckDB, never held (or sorted) in memory."""
+    if n == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    keys = np.lib.format.open_memmap(staging / ARRAYS["pair_keys"][0], mode="w+", dtype=np.uint64, shape=(n,))
+    docs = np.lib.format.open_memmap(staging / ARRAYS["pair_docs"][0], mode="w+", dtype=np.int64, shape=(n,))
+    return keys, docs
 
+
+def merge_pairs(con: duckdb.DuckDBPyConnection, parts: list[tuple[Path, dict]], table: NameTable,
+                opts: MergeOptions, staging: Path) -> tuple[Pairs, CountMinSketch | None, int, int]:
+    """Pair totals as name-id keys (common words left out), the sketch, distinct and total counts.
+
+    DuckDB sums the parts (spilling past its memory limit) and streams the totals ordered by the
+    two name hashes, which is the order of the packed id keys (ids are assigned in hash order).
     The sketch answers only for pairs pruned from the exact table, so it is built only when the
     table is pruned (`min_pair_docs` > 1); a complete exact table answers every pair by itself.
     """
     sketch = CountMinSketch(SketchShape.from_mb(opts.sketch_mb, opts.sketch_depth)) if opts.min_pair_docs > 1 else None
-    common = (table.flags & COMMON_FLAG) != 0
-    kept_keys, kept_docs = [], []
-    distinct = total = 0
-    reader = con.sql(f"SELECT a, b, sum(docs)::BIGINT AS docs FROM read_parquet({_files(parts, 'pairs')}) "
-                     "GROUP BY a, b").to_arrow_reader(batch_size=1 << 20)
+    con.register("common_words", pa.table({"hash": pa.array(table.hash[(table.flags & COMMON_FLAG) != 0], pa.uint64())}))
+    con.execute(f"""CREATE TEMP TABLE totals AS SELECT a, b, sum(docs)::BIGINT AS docs
+                    FROM read_parquet({_files(parts, 'pairs')})
+                    WHERE a NOT IN (SELECT hash FROM common_words) AND b NOT IN (SELECT hash FROM common_words)
+                    GROUP BY a, b""")
+    distinct, total, kept = con.execute(f"SELECT count(*), coalesce(sum(docs), 0)::BIGINT, "
+                                        f"count(*) FILTER (WHERE docs >= {int(opts.min_pair_docs)}) FROM totals").fetchall()[0]
+    keys_out, docs_out = _pair_arrays(staging, int(kept))
     lookup = _HashIndex(table.hash)
-    for batch in reader:
+    at = 0
+    for batch in con.sql("SELECT a, b, docs FROM totals ORDER BY a, b").to_arrow_reader(batch_size=1 << 20):
         ia = lookup.ids(batch.column(0).to_numpy())
         ib = lookup.ids(batch.column(1).to_numpy())
+        keys = (ia.astype(np.uint64) << np.uint64(32)) | ib.astype(np.uint64)  # ia < ib: ids follow hash order
         docs = batch.column(2).to_numpy().astype(np.int64)
-        keep = ~(common[ia] | common[ib])
-        keys = (ia[keep].astype(np.uint64) << np.uint64(32)) | ib[keep].astype(np.uint64)  # a < b: hashes are sorted
-        docs = docs[keep]
         if sketch is not None:
             sketch.add(keys, docs)
-        distinct += keys.size
-        total += int(docs.sum())
         big = docs >= opts.min_pair_docs
-        kept_keys.append(keys[big])
-        kept_docs.append(docs[big])
-    keys = np.concatenate(kept_keys) if kept_keys else np.zeros(0, np.uint64)
-    docs = np.concatenate(kept_docs) if kept_docs else np.zeros(0, np.int64)
-    order = np.argsort(keys, kind="stable")
-    return Pairs(keys[order], docs[order]), sketch, distinct, total
+        n = int(big.sum())
+        keys_out[at : at + n] = keys[big]
+        docs_out[at : at + n] = docs[big]
+        at += n
+    con.execute("DROP TABLE totals")
+    return Pairs(keys_out, docs_out), sketch, int(distinct), int(total)
 
 
 def _corpus(dones: list[dict]) -> dict:
@@ -323,7 +336,7 @@ def merge_parts(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions
     try:
         table, collisions, max_tokens = merge_names(con, parts)
         _aliases(table, parts)
-        pairs, sketch, distinct, total = merge_pairs(con, parts, table, opts)
+        pairs, sketch, distinct, total = merge_pairs(con, parts, table, opts, staging)
     finally:
         con.close()
     shutil.rmtree(staging / "duckdb_tmp", ignore_errors=True)
