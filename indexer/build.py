@@ -141,7 +141,8 @@ def build_index(cfg: BuildConfig) -> BuildResult:
         return _build_locked(cfg, output)
 
 
-def _settings(cfg: BuildConfig, fingerprint: str | None) -> PartSettings:
+def part_settings(cfg: BuildConfig, fingerprint: str | None = None) -> PartSettings:
+    """The settings every part of this build is counted with (fingerprint: of its gazetteer, if any)."""
     r = cfg.read
     return PartSettings(window=int(cfg.window), rules=cfg.vocab_file is None, inner=cfg.inner, gazetteer=fingerprint,
                         text_field=r.text_field, id_field=r.id_field, txt_lines=r.txt_lines, dedup=cfg.dedup,
@@ -180,7 +181,7 @@ def _build_locked(cfg: BuildConfig, output: Path) -> BuildResult:
     mine = files[cfg.rank :: cfg.world_size]
     gazetteer = load_gazetteer(cfg.names_file)
     parts_dir = output / PARTS_DIR
-    settings = _settings(cfg, gazetteer.fingerprint if gazetteer else None)
+    settings = part_settings(cfg, gazetteer.fingerprint if gazetteer else None)
     _clear_stale_parts(parts_dir, settings, cfg.force)
     parts_dir.mkdir(parents=True, exist_ok=True)
     if gazetteer is not None:
