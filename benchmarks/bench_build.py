@@ -1,17 +1,21 @@
-"""Build throughput, per stage and end to end, against the I/O floor and a pure-Python baseline.
+"""Build throughput of the default index, against the I/O floor, pure Python and infini-gram.
 
     python -m benchmarks.bench_build --corpus ../shared/data/corpus --generated-gb 2 --runs 3
 
-Datasets: (a) the real corpus files given, (b) a generated corpus (benchmarks/generate.py)
-of --generated-gb GB. Vocabulary discovery runs once (timed on its own); every build then
-counts with that vocabulary (`--vocab`), as a sharded production build does.
+Datasets: (a) the corpus files copied --copies times (10: the shared corpus becomes 30 files,
+191 MB), (b) a generated corpus of --generated-gb GB (`benchmarks/generate.py`: real sentences
+with the rule's names of the corpus mixed in by a Zipf law, .jsonl.zst shards), (c) the corpus
+files themselves, for the side-by-side with the local infini-gram engine.
 
-Printed per dataset: a stage table (read, match, count, store; one process) and an
-end-to-end table (median of --runs subprocess builds with 1 and 2 workers: MB/s of raw
-text, docs/s, peak RSS of the whole process tree, index size), next to two references
-measured in the same run: the I/O floor (decompress + parse the same files, nothing else;
-1 and 2 processes) and the pure-Python baseline (same matching and counting with dicts,
-on the first --baseline-mb MB). Then the sketch-error table.
+Every cooc build is the default one, `cooc build FILES -o OUT --workers W --force -q` (W =
+--workers, 2), run as a subprocess: wall time and peak RSS of the whole process tree (VmRSS
+summed over the tree, sampled every 50 ms), median of --runs. Measured in the same run, per
+dataset: a stage table (read / count / store of `count_shard`, then the merge; one process), the
+I/O floor (decompress + parse the same files, nothing else; 1 and W processes) and the pure-Python
+reference (`benchmarks/baseline.py`: the span rule of `indexer/spans.py` + dict counting) on the
+first --baseline-mb MB of the dataset's distinct files, taken in turn. Then the peer table
+(build time and RSS; p50/p99 of count and pair lookups for the same names, in this process)
+and the sketch-error table. Targets (issue 12) are checked against the measured numbers.
 """
 
 from __future__ import annotations
@@ -25,60 +29,84 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
-from cooc.indexer.count import Counter
-from cooc.indexer.match import Matcher
+from cooc.indexer.build import BuildConfig, part_settings
+from cooc.indexer.count import ShardCounter
 from cooc.indexer.merge import MergeOptions, merge_parts
-from cooc.indexer.parts import PARTS_DIR, load_done, settings_for, write_part
+from cooc.indexer.parts import PARTS_DIR, CountOptions, count_shard, load_done
 from cooc.indexer.read import ReadOptions, ReadStats, read_file, resolve_inputs
 from cooc.indexer.sketch import DEFAULT_DEPTH, DEFAULT_SKETCH_MB, CountMinSketch, SketchShape, sketch_error
-from cooc.indexer.vocab import Vocabulary
+from cooc.indexer.spans import KIND_NUMBER, find_spans, prepare, span_text
 
-from . import baseline
-from .generate import generate
+from . import baseline, peer_infinigram
+from .generate import corpus_names, generate, source_texts
+from .peer_infinigram import tree_rss
 
-
-def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants."""
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            with open(f"/proc/{p}/status") as fh:
-                total += next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS:"))
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as fh:
-                    stack.extend(int(c) for c in fh.read().split())
-        except (FileNotFoundError, ProcessLookupError, StopIteration):
-            continue
-    return total
+MB = 1e6
+MIB = 2**20
+TARGET_MBS = 40.0  # MB/s of raw text, end to end, with 2 workers
+TARGET_RSS = 4 * 2**30  # peak RSS of the process tree on the generated corpus
+TARGET_VS_PYTHON = 20.0
+TARGET_LOOKUP = 30.0  # times faster than infini-gram, count and pair lookups
 
 
-def timed_subprocess(cmd: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS of the process tree (sampled every 50 ms)."""
+# ---- measuring -----------------------------------------------------------------------------
+
+def timed_subprocess(cmd: list[str], log: Path | None = None) -> tuple[float, int]:
+    """Wall seconds and peak RSS of the process tree (sampled every 50 ms); raises on failure."""
+    peak, stop = 0, threading.Event()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    stop = threading.Event()
 
-    def sample():
+    def sample() -> None:
         nonlocal peak
         while not stop.is_set():
             peak = max(peak, tree_rss(proc.pid))
             time.sleep(0.05)
 
-    t = threading.Thread(target=sample, daemon=True)
-    t.start()
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, err = proc.communicate()
+    seconds = time.perf_counter() - t0
     stop.set()
-    t.join()
+    sampler.join()
+    if log is not None:
+        log.write_text(err)
     if proc.returncode:
-        raise SystemExit(f"benchmark build failed: {err.strip().splitlines()[-1] if err.strip() else proc.returncode}")
-    return time.perf_counter() - t0, peak
+        tail = err.strip().splitlines()[-1] if err.strip() else f"exit {proc.returncode}"
+        raise SystemExit(f"benchmark command failed: {' '.join(cmd[:6])} ...: {tail}")
+    return seconds, peak
+
+
+def cooc_command() -> list[str]:
+    """The installed `cooc` script next to this interpreter, else `python -m cooc.cli.main`."""
+    script = Path(sys.executable).with_name("cooc")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "cooc.cli.main"]
+
+
+def dir_bytes(path: Path) -> int:
+    """Bytes of an index without its parts; the top-level names are symlinks into gen-N, counted once."""
+    return sum(f.stat().st_size for f in path.rglob("*")
+               if f.is_file() and not f.is_symlink() and PARTS_DIR not in f.relative_to(path).parts)
+
+
+def cooc_builds(files: list[Path], out: Path, workers: int, runs: int) -> dict:
+    """The default build, `runs` times: median wall, median and max peak RSS, index bytes."""
+    walls, peaks = [], []
+    cmd = [*cooc_command(), "build", *map(str, files), "-o", str(out), "--workers", str(workers), "--force", "-q"]
+    for _ in range(runs):
+        shutil.rmtree(out, ignore_errors=True)  # every run from scratch: no finished parts to reuse
+        wall, peak = timed_subprocess(cmd, out.with_name(out.name + ".log"))
+        walls.append(wall)
+        peaks.append(peak)
+    return {"seconds": statistics.median(walls), "all_seconds": walls, "peak": statistics.median(peaks),
+            "peak_max": max(peaks), "index_bytes": dir_bytes(out)}
 
 
 def _read_file_only(path: str) -> tuple[int, int]:
@@ -89,6 +117,7 @@ def _read_file_only(path: str) -> tuple[int, int]:
 
 
 def io_floor(files: list[Path], workers: int) -> float:
+    """Seconds to decompress and parse every file (the build's reader, nothing else)."""
     t0 = time.perf_counter()
     if workers == 1:
         for f in files:
@@ -99,63 +128,51 @@ def io_floor(files: list[Path], workers: int) -> float:
     return time.perf_counter() - t0
 
 
-def stages(files: list[Path], vocab: Vocabulary, work: Path) -> dict:
-    """One process, timed per stage: read (decompress + parse), match, count, store (parts + merge)."""
-    matcher = Matcher(vocab.entries())
-    Counter(len(vocab.entities), 1000).add(matcher.match_batch(["warm up the compiled kernels"]))
+def stages(files: list[Path], work: Path) -> dict:
+    """One process, the default settings: read / count / store per shard (count_shard's timer), then the merge."""
+    ShardCounter(1000).add(["Warm up the Compiled Kernels of New York."])  # numba cache load: not a stage
     out = work / "stage-index"
     shutil.rmtree(out, ignore_errors=True)
-    parts = out / PARTS_DIR
-    parts.mkdir(parents=True)
-    vocab.save(parts / "vocab.jsonl")
-    settings = settings_for(vocab, 1000, ReadOptions(), None)
-    t = {"read": 0.0, "match": 0.0, "count": 0.0, "store": 0.0}
-    total = ReadStats()
+    parts_dir = out / PARTS_DIR
+    parts_dir.mkdir(parents=True)
+    cfg = BuildConfig([str(f) for f in files], out)
+    opts = CountOptions(part_settings(cfg), cfg.read, None, cfg.memory_mb)
+    t = {"read": 0.0, "count": 0.0, "store": 0.0}
+
+    def timer(stage: str, seconds: float) -> None:
+        t[stage] += seconds
+
+    nbytes = docs = 0
     for f in files:
-        stats = ReadStats()
-        counter = Counter(len(vocab.entities), 1000)
-        t0 = time.perf_counter()
-        for batch in read_file(f, ReadOptions(), stats):
-            t1 = time.perf_counter()
-            m = matcher.match_batch(batch.texts)
-            t2 = time.perf_counter()
-            counter.add(m)
-            t3 = time.perf_counter()
-            t["read"] += t1 - t0
-            t["match"] += t2 - t1
-            t["count"] += t3 - t2
-            t0 = time.perf_counter()
-        write_part(f, parts, counter, stats, settings)
-        t["store"] += time.perf_counter() - t0
-        total.add(stats)
+        done = count_shard(f, parts_dir, opts, None, timer=timer)
+        nbytes += done["bytes"]
+        docs += done["documents"]
     t0 = time.perf_counter()
-    merge_parts(vocab, [(parts, d) for d in load_done(parts)], out, MergeOptions())
-    t["store"] += time.perf_counter() - t0
-    return {"seconds": t, "bytes": total.bytes, "documents": total.documents}
+    merged = merge_parts([(parts_dir, d) for d in load_done(parts_dir)], out, MergeOptions())
+    t["merge"] = time.perf_counter() - t0
+    shutil.rmtree(out, ignore_errors=True)
+    return {"seconds": t, "bytes": nbytes, "documents": docs, "names": merged.names, "pairs": merged.pairs}
 
 
-def python_baseline(files: list[Path], vocab: Vocabulary, limit_mb: float) -> tuple[float, int]:
-    m = baseline.PythonMatcher(vocab.entries())
+def baseline_texts(files: list[Path], limit_mb: float) -> tuple[list[str], int]:
+    """Documents of `files` taken in turn until `limit_mb` MB of UTF-8 text."""
     texts, size = [], 0
-    for f in files:
-        for batch in read_file(f, ReadOptions(), ReadStats()):
-            for t in batch.texts:
-                texts.append(t)
-                size += len(t.encode())
-                if size >= limit_mb * 1e6:
-                    break
-            if size >= limit_mb * 1e6:
-                break
+    for text in source_texts([str(f) for f in files]):
+        texts.append(text)
+        size += len(text.encode())
+        if size >= limit_mb * MB:
+            break
+    return texts, size
+
+
+def python_baseline(files: list[Path], limit_mb: float) -> tuple[float, int]:
+    texts, size = baseline_texts(files, limit_mb)
     t0 = time.perf_counter()
-    baseline.count(m, texts, 1000)
+    baseline.count(texts, 1000)
     return time.perf_counter() - t0, size
 
 
-def dir_bytes(path: Path) -> int:
-    """Bytes of an index without its parts; the top-level names are symlinks into gen-N, counted once."""
-    return sum(f.stat().st_size for f in path.rglob("*")
-               if f.is_file() and not f.is_symlink() and "parts" not in f.parts)
-
+# ---- printing ------------------------------------------------------------------------------
 
 def table(headers: list[str], rows: list[list]) -> str:
     cells = [headers] + [[str(c) for c in r] for r in rows]
@@ -164,50 +181,248 @@ def table(headers: list[str], rows: list[list]) -> str:
     return "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, cells[1:])])
 
 
-def bench_dataset(name: str, inputs: list[str], vocab_path: Path, work: Path, runs: int, baseline_mb: float,
-                  with_ray: bool = False) -> str:
-    files = resolve_inputs(inputs)
-    vocab = Vocabulary.load(vocab_path)
-    st = stages(files, vocab, work)
-    mb = st["bytes"] / 1e6
-    out = [f"### {name}: {len(files)} files, {mb:,.0f} MB of text, {st['documents']:,} documents\n"]
-    out.append(table(["stage (1 process)", "seconds", "MB/s"],
-                     [[k, f"{v:.2f}", f"{mb / v:,.0f}" if v else "-"] for k, v in st["seconds"].items()]))
-    rows = []
-    floors = {w: statistics.median(io_floor(files, w) for _ in range(runs)) for w in (1, 2)}
-    for w in (1, 2):
-        rows.append([f"I/O floor, {w} process{'es' if w > 1 else ''}", f"{floors[w]:.2f}", f"{mb / floors[w]:,.1f}",
-                     f"{st['documents'] / floors[w]:,.0f}", "-", "-", "1.00"])
-    py_s, py_bytes = python_baseline(files, vocab, baseline_mb)
-    py_rate = py_bytes / 1e6 / py_s
-    rows.append([f"pure Python, 1 process ({py_bytes / 1e6:.0f} MB)", f"{py_s:.2f}", f"{py_rate:,.2f}", "-", "-", "-", "-"])
-    results = {}
-    configs = [("1 worker", 1, []), ("2 workers", 2, [])]
-    if with_ray:
-        configs.append(("Ray, local runtime, 2 CPUs", 2, ["--executor", "ray"]))
-    for label, w, extra in configs:
-        walls, peaks = [], []
-        for _ in range(runs):
-            idx = work / f"{name}-{label.split(',')[0].replace(' ', '')}"
-            shutil.rmtree(idx, ignore_errors=True)
-            cmd = [sys.executable, "-m", "cooc.cli.main", "build", *inputs, "-o", str(idx), "--vocab", str(vocab_path),
-                   "--workers", str(w), "-q", *extra]
-            wall, peak = timed_subprocess(cmd)
-            walls.append(wall)
-            peaks.append(peak)
-        wall = statistics.median(walls)
-        results[label] = mb / wall
-        rows.append([f"cooc build, {label}", f"{wall:.2f}", f"{mb / wall:,.1f}",
-                     f"{st['documents'] / wall:,.0f}", f"{max(peaks) / 2**20:,.0f}", f"{dir_bytes(idx) / 1e6:,.1f}",
-                     f"{floors[w] / wall:.2f}"])
-    out.append("")
-    out.append(table([f"end to end (median of {runs})", "seconds", "MB/s", "docs/s", "peak RSS MiB",
-                      "index MB", "floor/build"], rows))
-    out.append(f"\nratios: 2 workers vs pure Python {results['2 workers'] / py_rate:,.0f}x, 1 worker vs pure Python "
-               f"{results['1 worker'] / py_rate:,.0f}x; build within {1 / (floors[2] * results['2 workers'] / mb):.2f}x "
-               f"of the 2-process I/O floor\n")
-    return "\n".join(out)
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
 
+
+def _mib(b: float) -> str:
+    return f"{b / MIB:,.0f}"
+
+
+# ---- datasets ------------------------------------------------------------------------------
+
+def copied_corpus(files: list[Path], copies: int, dest: Path) -> list[Path]:
+    """Each file copied `copies` times under distinct names (name-cNN.suffixes); kept between runs."""
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for f in files:
+        stem, dot, suffix = f.name.partition(".")
+        for k in range(copies):
+            target = dest / f"{stem}-c{k:02d}{dot}{suffix}"
+            if not target.is_file() or target.stat().st_size != f.stat().st_size:
+                shutil.copyfile(f, target)
+            out.append(target)
+    return sorted(out)
+
+
+def generated_corpus(sources: list[Path], gb: float, work: Path, workers: int) -> list[Path]:
+    """The generated corpus for these arguments, made once and kept (params.json says with what)."""
+    shard_mb = max(1.0, min(256.0, gb * 1000 / (4 * workers)))  # >= 4 shards per worker
+    params = {"sources": [str(s.resolve()) for s in sources], "gb": gb, "shard_mb": shard_mb, "seed": 0,
+              "zipf": 1.1, "names": "rule names of the sources, sample of 3000 documents", "generator": 2}
+    dest = work / f"generated-{gb:g}gb"
+    meta = dest / "params.json"
+    if not (meta.is_file() and json.loads(meta.read_text()) == params):
+        t0 = time.perf_counter()
+        names = corpus_names([str(s) for s in sources])
+        generate([str(s) for s in sources], dest, gb, names, shard_mb=shard_mb)
+        meta.write_text(json.dumps(params, indent=1))
+        print(f"[generated {gb:g} GB in {time.perf_counter() - t0:.0f}s, {len(names):,} names]", file=sys.stderr)
+    return sorted(dest.glob("gen-*.jsonl.zst"))
+
+
+def warm_up(work: Path) -> None:
+    """One untimed default build of a tiny file: numba compiles (after a library change) or loads its caches
+    here, not inside the first timed build."""
+    src = work / "warm-up" / "warm.jsonl"
+    src.parent.mkdir(parents=True, exist_ok=True)
+    src.write_text("".join(json.dumps({"text": f"Marie Curie met Pierre Curie in Paris in {1890 + i}. The Treaty of "
+                                               f"Paris and \"Infinity on High\" were {i} times apart."}) + "\n"
+                           for i in range(50)))
+    timed_subprocess([*cooc_command(), "build", str(src), "-o", str(src.parent / "index"), "--workers", "1",
+                      "--force", "-q"])
+
+
+def bench_dataset(title: str, files: list[Path], sample_files: list[Path], work: Path, runs: int, workers: int,
+                  baseline_mb: float, rss_target: bool) -> tuple[str, dict]:
+    tag = title.split(":")[0].replace(" ", "-")
+    st = stages(files, work)
+    mb = st["bytes"] / MB
+    docs = st["documents"]
+    out = [f"### {title}: {len(files)} files, {mb:,.1f} MB of text, {docs:,} documents "
+           f"({st['names']:,} names, {st['pairs']:,} pairs)\n"]
+    stage_total = sum(st["seconds"].values())
+    out.append(table(["stage (1 process)", "seconds", "MB/s", "share"],
+                     [[k, f"{v:.2f}", f"{mb / v:,.1f}" if v else "-", f"{v / stage_total:.0%}"]
+                      for k, v in st["seconds"].items()]
+                     + [["total", f"{stage_total:.2f}", f"{mb / stage_total:,.1f}", "100%"]]))
+    out.append("\n(read: decompress + JSON parse; count: the numba name kernel and the shard's tables; store: "
+               "part files; merge: DuckDB over the parts, the index files.)\n")
+    floors = {w: statistics.median(io_floor(files, w) for _ in range(runs)) for w in sorted({1, workers})}
+    py_s, py_bytes = python_baseline(sample_files, baseline_mb)
+    py_rate = py_bytes / MB / py_s
+    b = cooc_builds(files, work / f"index-{tag}", workers, runs)
+    rate = mb / b["seconds"]
+    rows = []
+    for w, s in floors.items():
+        rows.append([f"I/O floor, {w} process{'es' if w > 1 else ''}", f"{s:.2f}", f"{mb / s:,.1f}", f"{docs / s:,.0f}",
+                     "-", "-", "1.0x", "-"])
+    rows.append([f"pure Python reference, 1 process (first {py_bytes / MB:.1f} MB)", f"{py_s:.2f}",
+                 f"{py_rate:,.2f}", "-", "-", "-", "-", "1.0x"])
+    rows.append(["cooc stages above, 1 process (in-process)", f"{stage_total:.2f}", f"{mb / stage_total:,.1f}",
+                 f"{docs / stage_total:,.0f}", "-", "-", f"{stage_total / floors[1]:,.1f}x",
+                 f"{mb / stage_total / py_rate:,.1f}x"])
+    rows.append([f"cooc build (default), {workers} workers", f"{b['seconds']:.2f}", f"{rate:,.1f}",
+                 f"{docs / b['seconds']:,.0f}", f"{_mib(b['peak'])} (max {_mib(b['peak_max'])})",
+                 f"{b['index_bytes'] / MB:,.1f}", f"{b['seconds'] / floors[workers]:,.1f}x", f"{rate / py_rate:,.1f}x"])
+    out.append(table([f"end to end (median of {runs})", "seconds", "MB/s", "docs/s", "peak RSS MiB", "index MB",
+                      "time vs I/O floor", "speed vs pure Python"], rows))
+    checks = [f"- >= {TARGET_MBS:g} MB/s with {workers} workers: {rate:,.1f} MB/s, {verdict(rate >= TARGET_MBS)}",
+              f"- >= {TARGET_VS_PYTHON:g}x the pure-Python reference: {rate / py_rate:,.1f}x, "
+              f"{verdict(rate / py_rate >= TARGET_VS_PYTHON)}"]
+    if rss_target:
+        checks.append(f"- peak RSS <= {TARGET_RSS / 2**30:g} GiB: max {b['peak_max'] / 2**30:.2f} GiB over the runs, "
+                      f"{verdict(b['peak_max'] <= TARGET_RSS)}")
+    out.append(f"\n(time vs I/O floor: against the floor with as many processes.) Build runs: "
+               f"{', '.join(f'{s:.2f}' for s in b['all_seconds'])} s; peak RSS: median (max) over the runs. "
+               "Targets:\n" + "\n".join(checks) + "\n")
+    res = {"mb": mb, "documents": docs, "stages": st["seconds"], "io_floor": floors, "python_mb_s": py_rate,
+           "build": b, "mb_s": rate}
+    return "\n".join(out), res
+
+
+# ---- peer: infini-gram ---------------------------------------------------------------------
+
+def rule_queries(files: list[Path], n_names: int = 200, n_pairs: int = 200) -> tuple[list[str], list[tuple[str, str]]]:
+    """Names the reference rule finds (no numbers) in the first documents, files taken in turn, as written;
+    pairs: consecutive distinct names of one document (so most co-occur)."""
+    names: dict[str, None] = {}
+    pairs: dict[tuple[str, str], None] = {}
+    for text in source_texts([str(f) for f in files]):
+        if len(names) >= n_names and len(pairs) >= n_pairs:
+            break
+        text = prepare(text[:3000])
+        _, spans = find_spans(text, True, inner=False)
+        doc = list(dict.fromkeys(span_text(text, s) for s in spans if s.kind != KIND_NUMBER))
+        for n in doc:
+            if len(names) < n_names:
+                names[n] = None
+        for a, b in pairwise(doc):
+            if len(pairs) < n_pairs:
+                pairs[(a, b)] = None
+    return list(names), list(pairs)
+
+
+def _median_us(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter_ns()
+        fn()
+        times.append((time.perf_counter_ns() - t0) / 1000)
+    return statistics.median(times)
+
+
+def _pct(xs: list[float], q: float) -> float:
+    return peer_infinigram._percentile(xs, q)
+
+
+OPEN_PROBE = """
+import json, os, sys, time
+def rss():
+    with open(f"/proc/{os.getpid()}/status") as fh:
+        return next(int(l.split()[1]) * 1024 for l in fh if l.startswith("VmRSS:"))
+from cooc.scorer import Index
+r0 = rss(); t0 = time.perf_counter(); ix = Index.open(sys.argv[1]); t1 = time.perf_counter(); r1 = rss()
+e = ix.entity(sys.argv[2]); t2 = time.perf_counter()
+print(json.dumps({"open_s": t1 - t0, "open_rss": r1 - r0, "first_lookup_s": t2 - t1, "first_lookup_rss": rss() - r1}))
+"""
+
+
+def cooc_latency(index_dir: Path, names: list[str], pairs: list[tuple[str, str]], repeats: int) -> dict:
+    """Per query (median of `repeats`), in this process: `index.entity(name).docs`, `index.docs(name)`; a pair
+    by name (`index.pair(index.id_of(a), index.id_of(b))`) and by id; batched: index.ids and index.pairs once."""
+    from cooc.indexer.names import name_hash
+    from cooc.scorer import Index
+
+    probe = json.loads(subprocess.run([sys.executable, "-c", OPEN_PROBE, str(index_dir), names[0]], check=True,
+                                      capture_output=True, text=True).stdout)
+    index = Index.open(index_dir)
+    index.entity(names[0])  # first call: numba dispatch, page faults
+    entity_us = [_median_us(lambda n=n: getattr(index.entity(n), "docs", 0), repeats) for n in names]
+    docs_us = [_median_us(lambda n=n: index.docs(n), repeats) for n in names]
+    found = sum(index.id_of(n) >= 0 for n in names)
+    ids = [(index.id_of(a), index.id_of(b)) for a, b in pairs]
+    known = [(a, b) for (a, b), (x, y) in zip(pairs, ids, strict=True) if x >= 0 and y >= 0 and x != y]
+    ids = [(x, y) for x, y in ids if x >= 0 and y >= 0 and x != y]
+    pair_us = [_median_us(lambda a=a, b=b: index.pair(index.id_of(a), index.id_of(b)).docs, repeats) for a, b in known]
+    pair_id_us = [_median_us(lambda x=x, y=y: index.pair(x, y).docs, repeats) for x, y in ids]
+    nonzero = sum(index.pair(x, y).docs > 0 for x, y in ids)
+    hashes = np.array([name_hash(n) for n in names], dtype=np.uint64)
+    ia, ib = np.array([x for x, _ in ids], dtype=np.int64), np.array([y for _, y in ids], dtype=np.int64)
+    batch_ids = _median_us(lambda: index.ids(hashes), max(repeats, 5)) / len(names)
+    batch_pairs = _median_us(lambda: index.pairs(ia, ib), max(repeats, 5)) / max(len(ids), 1)
+    batch_hash = _median_us(lambda: [name_hash(n) for n in names], max(repeats, 5)) / len(names)
+    return {"entity_us": entity_us, "docs_us": docs_us, "pair_us": pair_us, "pair_id_us": pair_id_us,
+            "found": found, "pairs_known": len(ids), "pairs_nonzero": nonzero, "batch_ids_us": batch_ids,
+            "batch_pairs_us": batch_pairs, "name_hash_us": batch_hash, **probe}
+
+
+def bench_peer(files: list[Path], work: Path, runs: int, workers: int, n_queries: int, repeats: int) -> tuple[str, dict]:
+    mb = sum(_read_file_only(str(f))[0] for f in files) / MB
+    out = [f"### Side by side with infini-gram {peer_infinigram.version()} (u8 raw-bytes index): the {len(files)} "
+           f"corpus files, {mb:,.1f} MB of text\n"]
+    ig_runs = [peer_infinigram.build(files, work / "infinigram", cpus=workers) for _ in range(runs)]
+    ig = {"seconds": statistics.median(r["seconds"] for r in ig_runs),
+          "peak": statistics.median(r["peak_rss_bytes"] for r in ig_runs),
+          "peak_max": max(r["peak_rss_bytes"] for r in ig_runs), "index_bytes": ig_runs[-1]["index_bytes"]}
+    cb = cooc_builds(files, work / "index-peer", workers, runs)
+    rows = [[f"infini-gram indexer, --cpus {workers}", f"{ig['seconds']:.2f}", f"{mb / ig['seconds']:,.1f}",
+             f"{_mib(ig['peak'])} (max {_mib(ig['peak_max'])})", f"{ig['index_bytes'] / MB:,.1f}"],
+            [f"cooc build (default), --workers {workers}", f"{cb['seconds']:.2f}", f"{mb / cb['seconds']:,.1f}",
+             f"{_mib(cb['peak'])} (max {_mib(cb['peak_max'])})", f"{cb['index_bytes'] / MB:,.1f}"]]
+    out.append(table([f"build (median of {runs})", "seconds", "MB/s", "peak RSS MiB", "index MB"], rows))
+    t_ratio, m_ratio = cb["seconds"] / ig["seconds"], cb["peak"] / ig["peak"]
+    out.append(f"\ncooc / infini-gram: wall {t_ratio:.2f}x ({verdict(t_ratio <= 1)}: at or below), peak RSS "
+               f"{m_ratio:.2f}x ({verdict(m_ratio <= 1)}: at or below)\n")
+
+    names, pairs = rule_queries(files, n_queries, n_queries)
+    c = cooc_latency(work / "index-peer", names, pairs, repeats)
+    q = peer_infinigram.query_latency(ig_runs[-1]["index_dir"], names, pairs, repeats, 1000)
+    ig_pairs_nonzero = sum(1 for v in q["cnf_counts"].values() if v)
+    p50, p99 = (lambda xs: _pct(xs, .5)), (lambda xs: _pct(xs, .99))
+    ig_count, ig_pair = q["count_us_p50"], q["cnf_us_p50"]
+    rows = [
+        ["count: infini-gram `count`", f"{ig_count:,.1f}", f"{q['count_us_p99']:,.1f}", f"{len(names)}", "1.0x"],
+        ["count: cooc `index.entity(name).docs`", f"{p50(c['entity_us']):,.1f}", f"{p99(c['entity_us']):,.1f}",
+         f"{len(names)} ({c['found']} found)", f"{ig_count / p50(c['entity_us']):,.1f}x"],
+        ["count: cooc `index.docs(name)`", f"{p50(c['docs_us']):,.1f}", f"{p99(c['docs_us']):,.1f}",
+         f"{len(names)}", f"{ig_count / p50(c['docs_us']):,.1f}x"],
+        ["pair: infini-gram `count_cnf([[a], [b]])`, 1000 B", f"{ig_pair:,.1f}", f"{q['cnf_us_p99']:,.1f}",
+         f"{len(pairs)} ({ig_pairs_nonzero} > 0)", "1.0x"],
+        ["pair: cooc by name, `index.pair(id_of(a), id_of(b))`", f"{p50(c['pair_us']):,.1f}",
+         f"{p99(c['pair_us']):,.1f}", f"{c['pairs_known']} ({c['pairs_nonzero']} > 0)",
+         f"{ig_pair / p50(c['pair_us']):,.1f}x"],
+        ["pair: cooc by id, `index.pair(a, b)`", f"{p50(c['pair_id_us']):,.1f}", f"{p99(c['pair_id_us']):,.1f}",
+         f"{c['pairs_known']}", f"{ig_pair / p50(c['pair_id_us']):,.1f}x"],
+        ["batched: cooc `index.ids(hashes)`, per name", f"{c['batch_ids_us']:,.2f}", "-", f"{len(names)}",
+         f"{ig_count / c['batch_ids_us']:,.0f}x"],
+        ["batched: cooc `index.pairs(a, b)`, per pair", f"{c['batch_pairs_us']:,.2f}", "-", f"{c['pairs_known']}",
+         f"{ig_pair / c['batch_pairs_us']:,.0f}x"],
+        ["(cooc `name_hash(name)` alone, per name)", f"{c['name_hash_us']:,.1f}", "-", f"{len(names)}", "-"],
+    ]
+    out.append(table([f"lookup (median of {repeats} per query)", "p50 us", "p99 us", "queries", "speed vs infini-gram"],
+                     rows))
+    r_entity, r_docs = ig_count / p50(c["entity_us"]), ig_count / p50(c["docs_us"])
+    r_pair = ig_pair / p50(c["pair_us"])
+    out.append(f"\nQueries: {len(names)} names the reference rule finds in the first documents (files in turn) and "
+               f"{len(pairs)} pairs of consecutive names of one document; the same strings for both engines, in this "
+               "process. infini-gram counts byte-string occurrences (case-sensitive, no word boundaries); cooc counts "
+               f"documents. Open: cooc `Index.open` {c['open_s'] * 1000:.1f} ms, +{c['open_rss'] / MIB:.1f} MiB RSS "
+               f"(fresh process, after `import cooc.scorer`), then the first lookup {c['first_lookup_s'] * 1000:.0f} "
+               f"ms, +{c['first_lookup_rss'] / MIB:.1f} MiB (numba kernels loaded); infini-gram engine "
+               f"{q['open_seconds'] * 1000:.1f} ms.\n"
+               f"- count lookups >= {TARGET_LOOKUP:g}x faster (p50): `index.docs` {r_docs:,.1f}x, "
+               f"{verdict(r_docs >= TARGET_LOOKUP)}; `index.entity` {r_entity:,.1f}x, "
+               f"{verdict(r_entity >= TARGET_LOOKUP)}\n"
+               f"- pair lookups by name >= {TARGET_LOOKUP:g}x faster (p50): {r_pair:,.1f}x, "
+               f"{verdict(r_pair >= TARGET_LOOKUP)}\n")
+    return "\n".join(out), {"infinigram_build": ig, "cooc_build": cb, "cooc_latency": {
+        k: v for k, v in c.items() if not isinstance(v, list)}, "infinigram_latency": {
+        k: v for k, v in q.items() if not isinstance(v, dict)}, "count_ratio_docs": r_docs,
+        "count_ratio_entity": r_entity, "pair_ratio": r_pair}
+
+
+# ---- sketch --------------------------------------------------------------------------------
 
 def sketch_table(sizes: list[int], sketch_mb: float, depth: int, seed: int = 1) -> str:
     """Insert n distinct pairs with Zipf-like counts into the default sketch; probe fresh keys."""
@@ -235,43 +450,60 @@ def sketch_table(sizes: list[int], sketch_mb: float, depth: int, seed: int = 1) 
                   "FP rate reported", "eps*N bound", "M inserts/s"], rows)
 
 
-def main() -> None:
+# ---- main ----------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", nargs="+", required=True, help="real corpus files or directories")
-    ap.add_argument("--generated-gb", type=float, default=2.0)
+    ap.add_argument("--corpus", nargs="+", required=True, help="corpus files or directories (the shared corpus)")
+    ap.add_argument("--copies", type=int, default=10, help="dataset (a): the corpus copied this many times (0: skip)")
+    ap.add_argument("--generated-gb", type=float, default=2.0, help="dataset (b), GB of text (0: skip)")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--baseline-mb", type=float, default=5.0)
-    ap.add_argument("--discover-docs", type=int, default=5000)
-    ap.add_argument("--sketch-sizes", default="1000000,10000000,100000000")
+    ap.add_argument("--queries", type=int, default=200, help="names and pairs for the lookup comparison")
+    ap.add_argument("--repeats", type=int, default=5, help="times each lookup is repeated (its median is taken)")
+    ap.add_argument("--no-peer", action="store_true", help="skip the infini-gram comparison")
+    ap.add_argument("--sketch-sizes", default="1000000,10000000,100000000", help="comma-separated; empty: skip")
     ap.add_argument("--work", type=Path, default=Path(".cooc/bench"))
-    ap.add_argument("--ray", action="store_true", help="also build with --executor ray (extra `ray`)")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     a.work.mkdir(parents=True, exist_ok=True)
-    vocab = a.work / "vocab.jsonl"
-    report = ["## Build benchmark\n"]
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "cooc.cli.main", "vocab", *a.corpus, "-o", str(vocab),
-                    "--discover-docs", str(a.discover_docs)], check=True, stdout=subprocess.DEVNULL)
-    n_ent = len(Vocabulary.load(vocab).entities)
-    report.append(f"Vocabulary: spaCy NER over {a.discover_docs} documents of the real corpus, {n_ent:,} entities, "
-                  f"{time.perf_counter() - t0:.1f}s (once; not part of the build times below). Machine: "
-                  f"{os.cpu_count()} cores.\n")
-    report.append(bench_dataset("real corpus", a.corpus, vocab, a.work, a.runs, a.baseline_mb, a.ray))
+    work = a.work.resolve()
+    files = resolve_inputs(a.corpus)
+    load = os.getloadavg()[0]
+    report = [f"## Build benchmark\n\nMachine: {os.cpu_count()} cores, load average {load:.2f} at the start. "
+              f"Every cooc build: `cooc build FILES -o OUT --workers {a.workers} --force -q` (the default index: "
+              "every name the rule finds, inner names, window 1000), a fresh output each run.\n"]
+    results: dict = {}
+
+    def emit(section: str) -> None:
+        report.append(section)
+        print(section, flush=True)
+
+    print(report[0], flush=True)
+    warm_up(work)
+    if a.copies > 0:
+        copies = copied_corpus(files, a.copies, work / f"corpus-{a.copies}x")
+        text, results["copies"] = bench_dataset(f"corpus copied {a.copies}x", copies, files, work, a.runs,
+                                                a.workers, a.baseline_mb, rss_target=False)
+        emit(text)
     if a.generated_gb > 0:
-        gen = a.work / f"generated-{a.generated_gb:g}gb"
-        if not gen.is_dir():
-            generate(a.corpus, vocab, gen, a.generated_gb)
-        report.append(bench_dataset(f"generated {a.generated_gb:g} GB", [str(gen)], vocab, a.work, a.runs,
-                                    a.baseline_mb, a.ray))
+        gen = generated_corpus(files, a.generated_gb, work, a.workers)
+        text, results["generated"] = bench_dataset(f"generated {a.generated_gb:g} GB", gen, gen, work, a.runs,
+                                                   a.workers, a.baseline_mb, rss_target=True)
+        emit(text)
+    if not a.no_peer:
+        if not peer_infinigram.available():
+            emit("### Side by side with infini-gram: skipped (pip install infini-gram==2.6.0 numpy transformers)\n")
+        else:
+            text, results["peer"] = bench_peer(files, work, a.runs, a.workers, a.queries, a.repeats)
+            emit(text)
     sizes = [int(x) for x in a.sketch_sizes.split(",") if x]
     if sizes:
-        report.append(f"### Sketch error: default sketch ({DEFAULT_SKETCH_MB} MiB, depth {DEFAULT_DEPTH}), "
-                      "Zipf(1.8) pair counts, 1M never-seen probe keys\n")
-        report.append(sketch_table(sizes, DEFAULT_SKETCH_MB, DEFAULT_DEPTH))
-    text = "\n".join(report)
-    print(text)
-    (a.work / "results.md").write_text(text + "\n")
-    print(json.dumps({"written": str(a.work / "results.md")}))
+        emit(f"### Sketch error: default sketch ({DEFAULT_SKETCH_MB} MiB, depth {DEFAULT_DEPTH}), Zipf(1.8) pair "
+             "counts, 1M never-seen probe keys\n\n" + sketch_table(sizes, DEFAULT_SKETCH_MB, DEFAULT_DEPTH) + "\n")
+    (work / "results.md").write_text("\n".join(report) + "\n")
+    (work / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    print(json.dumps({"written": [str(work / "results.md"), str(work / "results.json")]}))
 
 
 if __name__ == "__main__":

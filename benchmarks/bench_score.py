@@ -6,8 +6,9 @@ Rows: HaluEval questions with their hallucinated answer (a sentence, ~25-35 word
 Printed: p50/p99 of one `Scorer.score` call on an open index; `score_many` rows/s over every
 row twice (right and hallucinated answer); HTTP requests/s and p50/p99 under a bounded load
 from a second process (fixed request count, 4 keep-alive connections, loopback only); and
-two references on the same rows: a pure-Python scorer (dict matcher of benchmarks/baseline.py
-plus dict pair lookups) and cooc's matcher with one DuckDB point query per pair.
+two references on the same rows: a pure-Python scorer (the reference name rule,
+`cooc.indexer.spans.candidate_spans` + `key_hash`, then dict lookups of name and pair counts)
+and cooc's name finder (`find_entities`) with one DuckDB point query per pair.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
+from cooc.indexer.layout import DUCKDB_FILE
+from cooc.indexer.spans import candidate_spans, key_hash
 from cooc.scorer import Index, Scorer
+from cooc.scorer.extract import find_entities
 
-from . import baseline
 from .bench_build import table
 
 
@@ -53,18 +56,21 @@ def time_calls(fn, items, repeat: int = 1) -> list[float]:
 
 
 class PythonReference:
-    """Same lookups in plain Python: dict matcher, dict of pair counts, entity counts in a list."""
+    """Same lookups in plain Python: the reference rule finds the names, dicts hold the counts."""
 
     def __init__(self, index: Index):
-        self.matcher = baseline.PythonMatcher(index.vocab.entries())
-        keys = index._pair_keys
-        docs = index._pair_docs
-        self.pairs = {(int(k) >> 32, int(k) & 0xFFFFFFFF): int(d) for k, d in zip(keys, docs, strict=True)}
-        self.docs = [int(x) for x in index._ent_docs]
+        self.ids = {int(h): i for i, h in enumerate(index._hash.tolist())}
+        self.docs = [int(x) for x in index._docs.tolist()]
+        self.pairs = {(int(k) >> 32, int(k) & 0xFFFFFFFF): int(d)
+                      for k, d in zip(index._pair_keys.tolist(), index._pair_docs.tolist(), strict=True)}
+
+    def _names(self, text: str, skip_sentence_initial: bool) -> set[int]:
+        hashes = (key_hash(n) for n in candidate_spans(text, skip_sentence_initial))
+        return {i for i in (self.ids.get(h) for h in hashes) if i is not None}
 
     def score(self, question: str, answer: str) -> float:
-        q = {e for _, e in self.matcher.match(question)[0]}
-        a = {e for _, e in self.matcher.match(answer)[0]} - q
+        q = self._names(question, True)
+        a = self._names(answer, False) - q
         worst = 0.0
         for b in a:
             best = max((self.pairs.get((min(x, b), max(x, b)), 0) for x in q), default=self.docs[b])
@@ -73,15 +79,15 @@ class PythonReference:
 
 
 class DuckDBReference:
-    """cooc's matcher, then one DuckDB point query per pair (what the array lookups replace)."""
+    """cooc's name finder, then one DuckDB point query per pair (what the array lookups replace)."""
 
     def __init__(self, index: Index):
         self.index = index
-        self.con = duckdb.connect(str(index.path / "index.duckdb"), read_only=True)
+        self.con = duckdb.connect(str(index.data / DUCKDB_FILE), read_only=True)
 
     def score(self, question: str, answer: str) -> int:
-        q = {m.entity.id for m in self.index.find(question)}
-        a = {m.entity.id for m in self.index.find(answer)} - q
+        q = {e.id for e in find_entities(self.index, question, True).known}
+        a = {e.id for e in find_entities(self.index, answer, False).known} - q
         total = 0
         for b in a:
             for x in q:
@@ -172,8 +178,8 @@ def main() -> None:
     bodies = [json.dumps({"question": q, "answer": x}).encode() for q, x in single]
     rps, h50, h99, errors = http_load(a.index, bodies, a.http_requests)
     batch = statistics.median(batch_rates)
-    print(f"## Scoring benchmark\n\nIndex {a.index}: {index.documents:,} documents, {len(index.vocab.entities):,} "
-          f"entities. Rows: HaluEval question + hallucinated answer, {words:.0f} words on average.\n")
+    print(f"## Scoring benchmark\n\nIndex {a.index}: {index.documents:,} documents, {index.n_names:,} "
+          f"names. Rows: HaluEval question + hallucinated answer, {words:.0f} words on average.\n")
     print(table(["what", "p50 ms", "p99 ms", "rows/s", "vs pure Python"], [
         ["cooc Scorer.score, one call", f"{one[0]:.3f}", f"{one[1]:.3f}", f"{1000 / one[0]:,.0f}",
          f"{py_lat[0] / one[0]:.1f}x"],

@@ -496,7 +496,7 @@ W_FIRST, W_LAST, W_CAP, W_ENDS, W_CONN, W_ORD, W_STOP = 0, 1, 2, 3, 4, 5, 6
 
 
 @nb.njit(cache=True)
-def _words(tok, th, n, blanked, words, rt_stop, rt_conn, rt_abbr):
+def _words(tok, th, n, blanked, words, rt_stop, rt_conn, rt_abbr, s_hash):
     nw = 0
     cur = -1  # index of the open word, or -1
     for k in range(n):
@@ -542,6 +542,8 @@ def _words(tok, th, n, blanked, words, rt_stop, rt_conn, rt_abbr):
         words[w, W_STOP] = 0
         if words[w, W_CAP] == 1 or words[w, W_CONN] == 1:  # the words a run holds
             b = last
+            if b - 2 >= f and th[b] == s_hash and tok[b - 1, T_PUNCT] == 39:
+                b -= 2  # "It's": a possessive does not hide a stop word
             while b > f and (tok[b, T_PUNCT] == 46 or tok[b, T_PUNCT] == 39):
                 b -= 1
             words[w, W_STOP] = 1 if b == f and _is_word(tok, f) and _in(rt_stop, th[f]) else 0
@@ -777,7 +779,7 @@ def doc_mentions(buf, s, e, tok, th, blanked, words, spans, out, out_h, rules, s
     if rules:
         ns = _titles(tok, th, n, blanked, spans, ns, rt_stop)
         seg[1] = ns
-        nw = _words(tok, th, n, blanked, words, rt_stop, rt_conn, rt_abbr)
+        nw = _words(tok, th, n, blanked, words, rt_stop, rt_conn, rt_abbr, s_hash)
         ns = _runs(tok, th, words, nw, blanked, skip_initial, inner, s_hash, spans, ns)
         seg[2] = ns
         ns = _numbers(tok, n, blanked, spans, ns)
@@ -891,8 +893,8 @@ def _find_batch(buf, offsets, rules, skip_initial, inner, rt_stop, rt_conn, rt_a
 @nb.njit(cache=True)
 def _ngrams(buf, offsets, max_n, the_hash, s_hash):
     """Every word n-gram (n <= max_n, starting and ending at a word token that is not a number) of each
-    text, key-trimmed:
-    (doc, first token, token count, hash) rows, for looking names up in lowercase text."""
+    text, key-trimmed: (doc, first token, token count, key token count) rows and their hashes, for
+    looking names up in lowercase text."""
     n_docs = offsets.shape[0] - 1
     longest = 1
     for d in range(n_docs):
@@ -900,7 +902,7 @@ def _ngrams(buf, offsets, max_n, the_hash, s_hash):
     tok = np.empty((longest, _T_COLS), dtype=np.int64)
     th = np.empty(longest, dtype=np.uint64)
     cap = 1024
-    rows = np.empty((cap, 3), dtype=np.int64)
+    rows = np.empty((cap, 4), dtype=np.int64)
     hashes = np.empty(cap, dtype=np.uint64)
     total = 0
     for d in range(n_docs):
@@ -916,7 +918,7 @@ def _ngrams(buf, offsets, max_n, the_hash, s_hash):
                     continue
                 if total == cap:
                     cap *= 2
-                    r2 = np.empty((cap, 3), dtype=np.int64)
+                    r2 = np.empty((cap, 4), dtype=np.int64)
                     r2[:total] = rows[:total]
                     rows = r2
                     h2 = np.empty(cap, dtype=np.uint64)
@@ -925,6 +927,7 @@ def _ngrams(buf, offsets, max_n, the_hash, s_hash):
                 rows[total, 0] = d
                 rows[total, 1] = i
                 rows[total, 2] = j - i + 1
+                rows[total, 3] = kl - kf + 1
                 hashes[total] = seq_hash(th, kf, kl)[0]
                 total += 1
     return rows[:total].copy(), hashes[:total].copy()
@@ -1103,7 +1106,7 @@ def find_batch(texts: Sequence[str], skip_sentence_initial: bool | Sequence[bool
 
 
 def ngrams(texts: Sequence[str], max_n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rows of (text, first token, tokens), hashes) of every word n-gram up to max_n tokens."""
+    """(rows of (text, first token, tokens, key tokens), hashes) of every word n-gram up to max_n tokens."""
     buf, offsets = pack_texts(texts)
     rt = rule_tables()
     return _ngrams(buf, offsets, max_n, rt.the_hash, rt.s_hash)

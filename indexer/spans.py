@@ -463,8 +463,11 @@ def _split_sentences(run: list[_Word]) -> list[list[_Word]]:
 
 
 def _is_stop(toks: list[Token], w: _Word, stop: frozenset[str]) -> bool:
-    """A word that is a stop word once its leading/trailing periods and apostrophes are stripped."""
+    """A word that is a stop word once a possessive and its leading/trailing periods and apostrophes are
+    stripped ("The", "It's")."""
     inner = [t for t in toks[w.first : w.last + 1]]
+    if len(inner) >= 3 and inner[-1].text == "s" and inner[-2].punct == "'":
+        inner = inner[:-2]  # "It's": a possessive does not hide a stop word
     while inner and inner[0].punct in (".", "'"):
         inner = inner[1:]
     while inner and inner[-1].punct in (".", "'"):

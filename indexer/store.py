@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from .count import split_keys
 from .errors import CoocError, IndexFormatError
+from .normalize import normalize_key
 from .layout import COMMON_FLAG, DUCKDB_FILE, FORMAT, FORMAT_VERSION, MANIFEST, NAMES_TEXT, PARTS_DIR, SKETCH_FILE, save_arrays
 
 __all__ = ["DUCKDB_FILE", "FORMAT", "FORMAT_VERSION", "MANIFEST", "SKETCH_FILE", "NameTable", "Pairs",
@@ -58,6 +59,14 @@ def write_json_atomic(path: Path, obj: dict) -> None:
     os.replace(tmp, path)
 
 
+def _key(name: str) -> str:
+    """normalize_key(name), with a fast path for a clean ASCII name (most names: the rule trims them)."""
+    if name.isascii() and name[:1].isalnum() and name[-1:].isalnum() and name[:4].lower() != "the " \
+            and "'" not in name[-2:] and len(name.split()) == name.count(" ") + 1:  # single spaces only
+        return name.lower()
+    return normalize_key(name)
+
+
 def _duckdb_tables(t: NameTable, pairs: Pairs, manifest: dict) -> dict[str, pa.Table]:
     n = t.hash.shape[0]
     a, b = split_keys(pairs.keys)
@@ -65,6 +74,7 @@ def _duckdb_tables(t: NameTable, pairs: Pairs, manifest: dict) -> dict[str, pa.T
         "names": pa.table({
             "id": pa.array(np.arange(n, dtype=np.int32)),
             "hash": pa.array(t.hash, pa.uint64()),
+            "key": [_key(x) for x in t.names],
             "name": t.names,
             "label": [t.labels[c] for c in t.label.tolist()],
             "docs": pa.array(t.docs, pa.int64()),
@@ -88,10 +98,7 @@ def write_index(directory: Path, table: NameTable, pairs: Pairs, manifest: dict,
     try:
         for name, tbl in _duckdb_tables(table, pairs, manifest).items():
             con.register(f"{name}_src", tbl)
-            select = "*"
-            if name == "names":  # the key, for SQL lookups: the name lowercased, whitespace collapsed
-                select = "id, hash, lower(regexp_replace(trim(name), '\\s+', ' ', 'g')) AS key, * EXCLUDE (id, hash)"
-            con.execute(f"CREATE TABLE {name} AS SELECT {select} FROM {name}_src")
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_src")
             con.unregister(f"{name}_src")
         con.execute("CHECKPOINT")
     finally:

@@ -75,10 +75,11 @@ def find_entities_many(index: Index, texts: Sequence[str | None], skip_sentence_
     cased = np.array([_is_cased(t) for t in texts], dtype=bool)
     keep = (gram_ids >= 0) & ~index.is_common(gram_ids)
     if rows.size:
-        keep &= (rows[:, 2] >= 2) | ~cased[rows[:, 0]]  # one lowercase word is a name only in lowercase text
+        keep &= (rows[:, 3] >= 2) | ~cased[rows[:, 0]]  # one lowercase word is a name only in lowercase text
     rows, gram_ids = rows[keep], gram_ids[keep]
-    buf, offsets = pack_texts(texts)
+    buf, _ = pack_texts(texts)
     raw = buf.tobytes()
+    every_name = index.counts_every_name  # an index of a fixed list knows nothing of names off the list
     by_doc_rule = np.searchsorted(found.doc, np.arange(len(texts) + 1))
     by_doc_gram = np.searchsorted(rows[:, 0], np.arange(len(texts) + 1)) if rows.size else np.zeros(len(texts) + 1, int)
     out: list[Found] = []
@@ -94,7 +95,7 @@ def find_entities_many(index: Index, texts: Sequence[str | None], skip_sentence_
             known.setdefault(c.eid, index.entity_by_id(c.eid))
         unseen = []
         for k, i in enumerate(range(r0, r1)):
-            if rule_ids[i] < 0 and k not in covered:
+            if every_name and rule_ids[i] < 0 and k not in covered:
                 name = raw[found.start[i] : found.end[i]].decode("utf-8", "surrogatepass")
                 if name not in unseen:
                     unseen.append(name)

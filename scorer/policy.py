@@ -63,7 +63,6 @@ class Evidence:
     features: dict[str, float] = field(default_factory=dict)  # features.FEATURES
     qa_npmi: dict[str, list[float]] = field(default_factory=dict)  # the same links' NPMI (-1 when docs = 0)
     corpus_documents: int = 0  # N, for the co-occurrences expected by chance
-    every_name: bool = True  # the index counts every name the corpus writes (False: a fixed list, `--vocab`)
 
 
 def expected_pairs(ev: Evidence, docs: int) -> float:
@@ -84,8 +83,7 @@ def graded(ev: Evidence) -> Decision:
         for key, docs in ev.answer_docs.items():
             links = ev.qa_pairs.get(key, [])
             if docs == 0:
-                r, w = 1.0, (f"answer name '{key}' is never written in the corpus" if ev.every_name else
-                             f"answer name '{key}' is not among the names this index counts (a fixed list)")
+                r, w = 1.0, f"answer name '{key}' is never written in the corpus"
             elif links and max(links) == 0:
                 expected = expected_pairs(ev, docs)
                 r = 1.0 - ABSENCE_SPREAD * math.exp(-expected)

@@ -22,7 +22,7 @@ from .policy import RARE_ENTITY, Evidence, get_policy
 class EntityEvidence:
     name: str
     key: str
-    id: int | None  # None: the corpus never writes it (an index of a fixed list: not in the list)
+    id: int | None  # None: the corpus never writes it
     label: str | None
     docs: int  # documents mentioning it (0 when unseen)
     mentions: int
@@ -176,7 +176,6 @@ class Scorer:
                 answer_given=bool(answer),
                 features=feats,
                 corpus_documents=n_docs,
-                every_name=self.index.counts_every_name,
             )
             decision = self._decide(evidence)
             flags = sorted({f for x in (*q_ents, *a_ents, *pairs) for f in x.flags})

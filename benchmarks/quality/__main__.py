@@ -3,24 +3,30 @@
     python -m benchmarks.quality --corpus ../shared/data/corpus \\
         --eval ../shared/data/eval/halueval_qa_dev.jsonl --out .cooc/quality [--model] [--limit N]
 
-Builds the indexes it needs under OUT/indexes (reused by a rerun; --rebuild redoes them),
-scores every HaluEval row twice (right answer = 0, hallucinated = 1) and writes
-OUT/results.md, OUT/roc.png and OUT/rows.csv. --model adds the model-side signals of a real
-small LM on the CPU (extra `bench`); its per-row outputs are cached in OUT/model-cache.
+Builds the indexes it needs under OUT/indexes (reused by a rerun when built with the same
+settings, inputs and indexer code; --rebuild redoes them), scores every HaluEval row twice (right
+answer = 0, hallucinated = 1) and writes OUT/results.md, OUT/roc.png and OUT/rows.csv. The main
+index is the default build: every name the text writes, no vocabulary. --model adds the
+model-side signals of a real small LM on the CPU (extra `bench`); its per-row outputs are
+cached in OUT/model-cache.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from cooc.indexer.build import BuildConfig, build_index, make_vocabulary
+from cooc.indexer.build import BuildConfig, build_index
 from cooc.indexer.count import WINDOW_DOC
+from cooc.indexer.errors import CoocError
+from cooc.indexer.parts import RULE_VERSION
 from cooc.indexer.read import ReadOptions, resolve_inputs
 from cooc.scorer import Index, Scorer
 from cooc.scorer.features import FEATURES
@@ -40,42 +46,68 @@ from .report import (
     write_rows_csv,
 )
 
-MAIN = "NER + rules"
+MAIN = "default (every name the text writes)"
 _WORD = re.compile(r"\w+")
+BUILD_WORKERS = 2
+#: spaCy processes for the NER list (`cooc vocab`)
+NER_PROCESSES = 2
 
 
 @dataclass(frozen=True)
 class Variant:
-    """One index of the ablation: which vocabulary, which window."""
+    """One index of the ablation: which names it counts, which window.
+
+    gazetteer: "aliases" or "plain" adds the Wikipedia-titles gazetteer (with or without its
+    aliases) to the rule's names; ner_list counts only the NER list of `cooc vocab` (no rule).
+    """
 
     name: str
-    ner: bool = True
-    rules: bool = False
-    gazetteer: str | None = None  # "aliases" or "plain"
+    gazetteer: str | None = None
+    ner_list: bool = False
+    inner: bool = True
     window: int = 1000
 
+    def __post_init__(self) -> None:
+        if self.gazetteer not in (None, "aliases", "plain"):
+            raise ValueError(f"gazetteer must be None, 'aliases' or 'plain', got {self.gazetteer!r}")
+        if self.gazetteer and self.ner_list:
+            raise ValueError("a variant counts a fixed list (ner_list) or adds a gazetteer, not both")
+
     @property
-    def vocab_name(self) -> str:
-        return f"ner{int(self.ner)}-rules{int(self.rules)}-gaz{self.gazetteer or 0}"
+    def names_name(self) -> str:
+        if self.ner_list:
+            return "nerlist"
+        return "rule" + ("" if self.inner else "-noinner") + (f"-gaz{self.gazetteer}" if self.gazetteer else "")
 
     @property
     def dir_name(self) -> str:
-        return f"{self.vocab_name}-w{'doc' if self.window == WINDOW_DOC else self.window}"
+        return f"{self.names_name}-w{'doc' if self.window == WINDOW_DOC else self.window}"
 
 
 VARIANTS = [
-    Variant("NER (spaCy, 2,000-document sample)"),
-    Variant("gazetteer (Wikipedia titles) with aliases", ner=False, gazetteer="aliases"),
-    Variant("gazetteer without aliases", ner=False, gazetteer="plain"),
-    Variant("NER + gazetteer", gazetteer="aliases"),
-    Variant("rules (capitalized names + numbers)", ner=False, rules=True),
-    Variant(MAIN, rules=True),
-    Variant(MAIN + " + gazetteer", rules=True, gazetteer="aliases"),
-    Variant(MAIN + " + gazetteer without aliases", rules=True, gazetteer="plain"),
-    Variant(MAIN + ", window 25", rules=True, window=25),
-    Variant(MAIN + ", window 100", rules=True, window=100),
-    Variant(MAIN + ", whole document", rules=True, window=WINDOW_DOC),
+    Variant(MAIN),
+    Variant("no inner names", inner=False),
+    Variant("default + gazetteer (Wikipedia titles) with aliases", gazetteer="aliases"),
+    Variant("default + gazetteer without aliases", gazetteer="plain"),
+    Variant("NER list only (`cooc vocab`: spaCy on a 2,000-document sample)", ner_list=True),
+    Variant("default, window 25", window=25),
+    Variant("default, window 100", window=100),
+    Variant("default, whole document", window=WINDOW_DOC),
 ]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _indexer_digest() -> str:
+    """A digest of the indexer's source: an index built by other indexer code is rebuilt, not reused."""
+    import cooc.indexer
+
+    h = hashlib.sha256()
+    for f in sorted(Path(cooc.indexer.__file__).parent.glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
 
 
 class Workbench:
@@ -92,6 +124,7 @@ class Workbench:
         return stale
 
     def gazetteer(self, kind: str) -> Path:
+        """The Wikipedia-titles gazetteer (TSV), with aliases ("aliases") or without ("plain")."""
         path = self.out / "inputs" / f"gazetteer-{kind}.tsv"
         if self._stale(path):
             wiki = [p for p in resolve_inputs(self.corpus) if "wikipedia" in p.name]
@@ -101,25 +134,52 @@ class Workbench:
             write_gazetteer(wiki[0], path, aliases=kind == "aliases")
         return path
 
-    def vocabulary(self, v: Variant) -> Path:
-        path = self.out / "vocab" / f"{v.vocab_name}.jsonl"
+    def ner_list(self) -> Path:
+        """The curated list `cooc vocab` writes: spaCy NER on a bounded sample of the corpus (JSONL)."""
+        path = self.out / "inputs" / "ner-list.jsonl"
         if self._stale(path):
-            from cooc.indexer.vocab import VocabConfig
+            from cooc.indexer.vocab import VocabConfig, make_vocabulary
 
-            cfg = VocabConfig(ner=v.ner, rules=v.rules, rules_min_count=1, processes=2,
-                              gazetteer=self.gazetteer(v.gazetteer) if v.gazetteer else None)
             path.parent.mkdir(parents=True, exist_ok=True)
-            make_vocabulary(self.corpus, ReadOptions(), cfg, path)
+            t0 = time.perf_counter()
+            entries = make_vocabulary(self.corpus, ReadOptions(), VocabConfig(processes=NER_PROCESSES), path)
+            print(f"  NER list: {len(entries):,} names in {time.perf_counter() - t0:.1f}s", flush=True)
         return path
+
+    def build_config(self, v: Variant, inputs: list[str], out: Path) -> BuildConfig:
+        """The default build, plus what the variant changes."""
+        return BuildConfig(inputs, out, gazetteer=self.gazetteer(v.gazetteer) if v.gazetteer else None,
+                           vocab_file=self.ner_list() if v.ner_list else None, inner=v.inner, window=v.window,
+                           workers=BUILD_WORKERS, force=True, progress=False)
+
+    def _settings(self, v: Variant, cfg: BuildConfig) -> dict:
+        """What an index was built from: a rerun reuses it only when all of this is unchanged."""
+        names_file = cfg.vocab_file or cfg.gazetteer
+        return {"variant": asdict(v), "inputs": [str(p) for p in resolve_inputs(cfg.inputs)],
+                "names_file_sha256": _sha256(names_file) if names_file else None, "rule_version": RULE_VERSION,
+                "indexer_source_sha256": _indexer_digest()}
+
+    def _reusable(self, out: Path, settings: dict) -> bool:
+        marker = out / "benchmark-settings.json"
+        if self.rebuild and out not in self._made or not marker.is_file():
+            return False
+        try:
+            Index.open(out)  # an index of an older format is rebuilt, not reused
+        except CoocError:
+            return False
+        return json.loads(marker.read_text(encoding="utf-8")) == settings
 
     def index(self, v: Variant, inputs: list[str] | None = None, tag: str = "") -> Index:
         out = self.out / "indexes" / (v.dir_name + tag)
-        if self._stale(out / "manifest.json"):
+        cfg = self.build_config(v, inputs or self.corpus, out)
+        settings = self._settings(v, cfg)
+        if not self._reusable(out, settings):
             t0 = time.perf_counter()
-            build_index(BuildConfig(inputs or self.corpus, out, vocab_file=self.vocabulary(v), window=v.window,
-                                    workers=2, force=True, progress=False))
+            build_index(cfg)
+            (out / "benchmark-settings.json").write_text(json.dumps(settings, indent=2), encoding="utf-8")
             self.build_seconds[v.dir_name + tag] = time.perf_counter() - t0
             print(f"  built {out.name} in {self.build_seconds[v.dir_name + tag]:.1f}s", flush=True)
+        self._made.add(out)
         return Index.open(out)
 
 
@@ -219,11 +279,16 @@ def main(argv: list[str] | None = None) -> None:
     if not a.no_ablations:
         for v in VARIANTS:
             idx = main_index if v == main_variant else bench.index(v)
-            reps = score(idx, rows)
+            reps = graded if v == main_variant else score(idx, rows)
             rg = risks(reps)
             with_answer_entity = np.mean([any(e.role == "answer" for e in rep.entities) for rep in reps])
-            ablation_rows.append((v.name, len(idx.vocab.entities), int(idx.manifest["counts"]["pairs"]),
-                                  measure(v.name, y, rg, groups, a.bootstrap), float(with_answer_entity)))
+            if v != main_variant:
+                columns[f"risk_graded_{v.dir_name}"] = list(rg)
+            counts = idx.manifest["counts"]
+            built = bench.build_seconds.get(v.dir_name)
+            ablation_rows.append((v.name, idx.n_names, int(counts["common_words"]), int(counts["pairs"]),
+                                  measure(v.name, y, rg, groups, a.bootstrap), float(with_answer_entity),
+                                  f"{built:.0f}" if built is not None else "reused"))
 
     # --- knowledge gap: leave out the knowledge paragraphs of half the questions
     gap = gap_split(eval_rows, a.seed)
@@ -251,7 +316,9 @@ def main(argv: list[str] | None = None) -> None:
         curves.update(model_curves)
 
     # --- write
-    plot_roc(curves, a.out / "roc.png", f"HaluEval QA dev: {len(eval_rows):,} questions x 2 answers")
+    roc = plot_roc(curves, a.out / "roc.png", f"HaluEval QA dev: {len(eval_rows):,} questions x 2 answers")
+    if not roc:
+        (a.out / "roc.png").unlink(missing_ok=True)  # not a figure of an earlier run
     write_rows_csv(a.out / "rows.csv", columns)
     m = main_index.manifest
     md = [
@@ -260,15 +327,21 @@ def main(argv: list[str] | None = None) -> None:
         f"Eval: {a.eval.name}, {len(eval_rows):,} questions, each scored with its right answer (label 0) and its "
         f"hallucinated answer (label 1): {len(rows):,} rows. Corpus: {', '.join(map(str, a.corpus))} "
         f"({m['corpus']['documents']:,} documents). Main index: {MAIN}, window {main_index.window}, "
-        f"{len(main_index.vocab.entities):,} entities, {m['counts']['pairs']:,} pairs. 95% intervals: "
-        f"{a.bootstrap} bootstrap resamples of questions. Every score is a risk (higher = more likely wrong).",
+        f"{main_index.n_names:,} names ({m['counts']['common_words']:,} of them common words), "
+        f"{m['counts']['pairs']:,} pairs. 95% intervals: {a.bootstrap} bootstrap resamples of questions. Every score "
+        "is a risk (higher = more likely wrong).",
         "",
         "## Main table",
         "",
         metric_table(table),
         "",
-        "![ROC](roc.png)",
-        "",
+    ]
+    if not a.model:
+        md += ["Model-side signals (proxy confidence, the model's own answers, semantic entropy, the combination) were "
+               "not run: pass `--model` (extra `bench`) to add them.", ""]
+    md += ["![ROC](roc.png)" if roc else "(No ROC figure: matplotlib is not installed; `pip install -e '.[bench]'`.)", ""]
+    head = len(md)
+    md += [
         f"## Where cooc fails ({n_fail:,} of {len(by_q):,} questions: hallucinated answer not ranked above the "
         "right one)",
         "",
@@ -278,12 +351,15 @@ def main(argv: list[str] | None = None) -> None:
     for extra, n_q, t in matched_tables:
         md += [f"## Format-matched questions: hallucinated answer at most {extra} words longer than the right one "
                f"({n_q:,} questions)", "", metric_table(t), ""]
+    ablation_md = []
     if ablation_rows:
-        md += ["## Ablations (graded policy)", "",
-               markdown_table(["index", "entities", "pairs", "AUROC [95% CI]", "AUPRC", "recall @ 10% FPR",
-                               "answers with an entity"],
-                              [(n, e, p, f"{mr.auroc:.3f} [{mr.auroc_ci[0]:.3f}, {mr.auroc_ci[1]:.3f}]", mr.auprc,
-                                mr.recall10, f"{w:.1%}") for n, e, p, mr, w in ablation_rows]), ""]
+        ablation_md = ["## Ablations (graded policy)", "",
+                       markdown_table(["index", "names", "common words", "pairs", "AUROC [95% CI]", "AUPRC",
+                                       "recall @ 10% FPR", "answers with a name", "build s"],
+                                      [(n, e, c, p, f"{mr.auroc:.3f} [{mr.auroc_ci[0]:.3f}, {mr.auroc_ci[1]:.3f}]",
+                                        mr.auprc, mr.recall10, f"{w:.1%}", t)
+                                       for n, e, c, p, mr, w, t in ablation_rows]), ""]
+    md += ablation_md
     md += [
         f"## Knowledge gap ({removed:,} knowledge paragraphs of a random half of the questions left out, "
         f"seed {a.seed})",
@@ -297,8 +373,8 @@ def main(argv: list[str] | None = None) -> None:
     tmp = a.out / "results.md.tmp"
     tmp.write_text("\n".join(md), encoding="utf-8")
     tmp.replace(a.out / "results.md")
-    print("\n".join(md[:12]))
-    print(f"wrote {a.out / 'results.md'}, {a.out / 'roc.png'}, {a.out / 'rows.csv'}")
+    print("\n".join(md[:head] + ablation_md))
+    print(f"wrote {a.out / 'results.md'}{', ' + str(a.out / 'roc.png') if roc else ''}, {a.out / 'rows.csv'}")
 
 
 def model_signals(a, eval_rows, rows, y, groups, graded, main_index, columns):

@@ -69,8 +69,12 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
     return "\n".join(lines)
 
 
-def plot_roc(curves: dict[str, tuple[Sequence[int], Sequence[float]]], path: Path, title: str) -> None:
-    import matplotlib
+def plot_roc(curves: dict[str, tuple[Sequence[int], Sequence[float]]], path: Path, title: str) -> bool:
+    """Draw the ROC curves to `path`; False (and no file) when matplotlib (extra `bench`) is not installed."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -90,6 +94,7 @@ def plot_roc(curves: dict[str, tuple[Sequence[int], Sequence[float]]], path: Pat
     fig.savefig(tmp)
     plt.close(fig)
     tmp.replace(path)
+    return True
 
 
 _YES_NO = {"yes", "no"}
@@ -108,7 +113,7 @@ def failure_category(question: str, right: str, right_report, halluc_report) -> 
     if not answer_ents:
         return "no entity found in the right answer"
     if any(e.docs == 0 for e in answer_ents):
-        return "vocabulary miss: the right answer's name is not in the index"
+        return "name miss: the corpus never writes the right answer's name (as the rule reads it)"
     if halluc_report.risk < 0.5:
         return "the hallucinated answer's entities are linked in the corpus"
     return "other (the right answer's entity is never paired with the question's)"

@@ -147,3 +147,102 @@ def test_model_answer_checks_need_no_torch():
     assert cluster_entropy([0, 0, 0]) == 0.0
     assert cluster_entropy([0, 1, 2, 3, 4]) == pytest.approx(np.log(5))
     assert cluster_entropy([0, 0, 1, 1]) == pytest.approx(np.log(2))
+
+
+# ---------------------------------------------------------------- the benchmark itself, end to end on tiny files
+
+PEOPLE = ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Marie Curie", "Niels Bohr", "Emmy Noether",
+          "Enrico Fermi", "Lise Meitner", "Rosalind Franklin", "Max Planck"]
+CITIES = ["London", "Manchester", "New York", "Warsaw", "Copenhagen", "Erlangen", "Rome", "Vienna", "Cambridge", "Kiel"]
+
+
+def tiny_benchmark_inputs(root):
+    """Ten questions "Where was P born?": the right city is written with P in P's knowledge document (k<i>),
+    the hallucinated one is another question's city, never written with P."""
+    corpus = root / "corpus"
+    corpus.mkdir()
+    with gzip.open(corpus / "facts.jsonl.gz", "wt") as f:
+        for i, (p, c) in enumerate(zip(PEOPLE, CITIES, strict=True)):
+            f.write(json.dumps({"id": f"k{i}", "text": f"In 1900, {p} was born in {c}. Later, {p} studied in {c}."}) + "\n")
+            f.write(json.dumps({"id": f"o{i}", "text": f"Tourists often visit {c}. The museum of {c} is large."}) + "\n")
+    with gzip.open(corpus / "wikipedia_vital_leads.jsonl.gz", "wt") as f:
+        for i, p in enumerate(PEOPLE):
+            lead = "Max Karl Ernst Ludwig Planck" if p == "Max Planck" else p  # a lead naming its subject in full
+            f.write(json.dumps({"id": f"w{i}", "title": p, "text": f"{lead} was a scientist."}) + "\n")
+    ev = root / "eval.jsonl"
+    ev.write_text("".join(json.dumps({"id": f"q{i}", "question": f"Where was {p} born?", "right_answer": c,
+                                      "hallucinated_answer": CITIES[(i + 1) % len(CITIES)], "knowledge_doc": f"k{i}"})
+                          + "\n" for i, (p, c) in enumerate(zip(PEOPLE, CITIES, strict=True))))
+    return corpus, ev
+
+
+def test_variants_are_the_default_build_plus_one_change(tmp_path):
+    from benchmarks.quality.__main__ import MAIN, VARIANTS, Variant, Workbench
+    from cooc.indexer.count import WINDOW_DOC
+
+    corpus, _ = tiny_benchmark_inputs(tmp_path)
+    bench = Workbench([str(corpus)], tmp_path / "out", rebuild=False)
+    by_name = {v.name: v for v in VARIANTS}
+    assert VARIANTS[0] == Variant(MAIN) and len({v.dir_name for v in VARIANTS}) == len(VARIANTS)
+    main = bench.build_config(by_name[MAIN], [str(corpus)], tmp_path / "x")
+    assert (main.gazetteer, main.vocab_file, main.inner, main.window, main.workers, main.force, main.progress) == \
+        (None, None, True, 1000, 2, True, False)
+    no_inner = bench.build_config(by_name["no inner names"], [str(corpus)], tmp_path / "x")
+    assert not no_inner.inner and no_inner.gazetteer is None
+    gaz = [v for v in VARIANTS if v.gazetteer]
+    assert sorted(v.gazetteer for v in gaz) == ["aliases", "plain"]
+    for v in gaz:
+        cfg = bench.build_config(v, [str(corpus)], tmp_path / "x")
+        assert cfg.gazetteer.name == f"gazetteer-{v.gazetteer}.tsv" and cfg.vocab_file is None and cfg.inner
+        lines = cfg.gazetteer.read_text().splitlines()
+        assert len(lines) == 1 + len(PEOPLE) and lines[1] == "Ada Lovelace\t\tENTITY"
+        assert lines[-1] == ("Max Planck\tMax Karl Ernst Ludwig Planck\tENTITY" if v.gazetteer == "aliases" else
+                             "Max Planck\t\tENTITY")
+    assert sorted(v.window for v in VARIANTS if v.window != 1000) == [WINDOW_DOC, 25, 100]
+    (ner,) = [v for v in VARIANTS if v.ner_list]
+    assert ner.gazetteer is None and ner.inner and ner.window == 1000
+    with pytest.raises(ValueError):
+        Variant("both", gazetteer="aliases", ner_list=True)
+
+
+def test_the_benchmark_runs_end_to_end_on_tiny_files(tmp_path, monkeypatch, capsys):
+    import csv
+    import importlib.util
+
+    from benchmarks.quality import __main__ as quality
+
+    monkeypatch.setattr(quality, "NER_PROCESSES", 1)
+    corpus, ev = tiny_benchmark_inputs(tmp_path)
+    out = tmp_path / "out"
+    args = ["--corpus", str(corpus), "--eval", str(ev), "--out", str(out), "--bootstrap", "20"]
+    quality.main(args)
+    printed = capsys.readouterr().out
+    md = (out / "results.md").read_text()
+    assert "Main index: default (every name the text writes), window 1000" in md
+    assert "| cooc graded | 20 | 1.000 [" in md  # every right city is linked to its person, no wrong one is
+    assert "were not run: pass `--model`" in md and "Model-side signals (SmolLM2" not in md
+    assert ("![ROC](roc.png)" in md) == (out / "roc.png").is_file() == bool(importlib.util.find_spec("matplotlib"))
+    ablation = md[md.index("## Ablations"):md.index("## Knowledge gap")]
+    rows = [line for line in ablation.splitlines() if line.startswith("| ") and not line.startswith("| index")]
+    assert [r.split(" | ")[0][2:] for r in rows] == [v.name for v in quality.VARIANTS]
+    assert "## Ablations" in printed and "## Main table" in printed
+    built = sorted(p.name for p in (out / "indexes").iterdir())
+    assert built == sorted([v.dir_name for v in quality.VARIANTS] + ["rule-w1000-gap"])
+    ner_list = [json.loads(line) for line in (out / "inputs" / "ner-list.jsonl").read_text().splitlines()]
+    assert {"Ada Lovelace", "London"} <= {e["name"] for e in ner_list}
+
+    with open(out / "rows.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 20 and {r["label"] for r in table} == {"0", "1"}
+    left_out = [r for r in table if r["knowledge_left_out"] == "True" and r["label"] == "0"]
+    assert len(left_out) == 5
+    # without its knowledge document a right answer loses its only link: its risk rises above neutral
+    assert all(float(r["risk_graded"]) < 0.5 < float(r["risk_graded_gap_corpus"]) for r in left_out)
+
+    # a rerun reuses every index; a changed gazetteer is rebuilt
+    quality.main(args)
+    assert "built " not in capsys.readouterr().out
+    (out / "inputs" / "gazetteer-plain.tsv").write_text("name\taliases\tlabel\nAda Lovelace\t\tENTITY\n")
+    quality.main(args)
+    assert [line.split()[1] for line in capsys.readouterr().out.splitlines() if line.startswith("  built ")] == \
+        ["rule-gazplain-w1000"]

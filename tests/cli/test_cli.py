@@ -1,7 +1,10 @@
-"""The real `cooc` entry point: one-line errors, non-zero exits, never a traceback."""
+"""The real `cooc` entry point on real files: one-line errors, non-zero exits, never a traceback.
+
+The corpus is tests/scorer/corpus.py (14 documents; its counts are worked out there)."""
 
 import gzip
 import json
+import shutil
 import subprocess
 import sys
 
@@ -9,7 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from cooc.cli.main import cli
-from tests.conftest import DOCS, write_jsonl
+from cooc.indexer.normalize import normalize_key
+from cooc.scorer import Index
+from tests.scorer.corpus import ALIAS_DOCS, DOCS, GAZETTEER, build, write_docs
 
 
 def run(*args, ok=True):
@@ -26,31 +31,66 @@ def one_line_error(proc, *fragments):
         assert f in lines[0]
 
 
-def test_build_score_lookup_stats_end_to_end(tmp_path, corpus_files, gazetteer):
+def write_gz(path, docs=DOCS):
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.writelines(json.dumps({"id": f"q{i}", "text": t}) + "\n" for i, t in enumerate(docs))
+    return path
+
+
+def table(index_dir):
+    """Every name (hash, docs, mentions) and pair (hash a, hash b, docs) of an index: ids may differ across builds."""
+    ix = Index.open(index_dir)
+    names = sorted(ix.sql("SELECT hash, docs, mentions FROM names"))
+    pairs = sorted(ix.sql("SELECT least(x.hash, y.hash), greatest(x.hash, y.hash), p.docs FROM pairs p "
+                          "JOIN names x ON x.id = p.a JOIN names y ON y.id = p.b"))
+    return names, pairs
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli-idx")
+    return build(write_docs(d / "docs.jsonl"), d / "idx")
+
+
+def test_build_score_lookup_stats_end_to_end(tmp_path):
     out = tmp_path / "idx"
-    proc = run("build", corpus_files["jsonl.gz"], "-o", out, "--gazetteer", gazetteer, "--no-ner", "--window", "10")
-    assert "7 documents" in proc.stdout and "5 entities" in proc.stdout and "1 parts" in proc.stdout
+    proc = run("build", write_gz(tmp_path / "docs.jsonl.gz"), "-o", out, "--window", "10")
+    assert "14 documents" in proc.stdout and "(1 of them common words)" in proc.stdout and "from 1 parts" in proc.stdout
     stats = json.loads(run("stats", "-i", out, "--json").stdout)
-    assert (stats["documents"], stats["entities"], stats["pairs"], stats["window"]) == (7, 5, 4, 10)
-    assert stats["tokens"] > 0
+    ix = Index.open(out)
+    assert (stats["documents"], stats["window"], stats["common_words"], stats["aliases"]) == (14, 10, 1, 0)
+    assert stats["names"] == ix.n_names and stats["pairs"] == ix.sql("SELECT count(*) FROM pairs")[0][0] > 0
+    assert stats["tokens"] > 0 and stats["format_version"] == 2
+    assert f"{ix.n_names:,} names" in proc.stdout
     lower = json.loads(run("score", "-i", out, "who founded microsoft", "--json").stdout)
     upper = json.loads(run("score", "-i", out, "Who founded Microsoft?", "--json").stdout)
     assert [e["name"] for e in lower["entities"]] == [e["name"] for e in upper["entities"]] == ["Microsoft"]
-    text = run("score", "-i", out, "Who founded MSFT?", "--answer", "Bill Gates").stdout
+    assert lower["entities"][0]["docs"] == 2 and lower["risk"] == upper["risk"]
+    text = run("score", "-i", out, "Who founded Microsoft?", "--answer", "bill gates").stdout
     assert "'Microsoft' + 'Bill Gates': 1 docs" in text
-    looked = json.loads(run("lookup", "-i", out, "msft", "Bill Gates", "--json").stdout)
-    assert looked["entities"][0]["name"] == "Microsoft" and looked["pair"]["docs"] == 1
+    unseen = run("score", "-i", out, "Who founded Microsoft?", "-a", "Paul Allen").stdout
+    assert "'Paul Allen': never written in the corpus" in unseen and unseen.startswith("risk 1.000")
+    looked = json.loads(run("lookup", "-i", out, "microsoft", "Bill Gates", "--json").stdout)
+    assert looked["entities"][0]["name"] == "Microsoft" and looked["pair"]["docs"] == 1 and looked["window"] == 10
+    assert json.loads(run("lookup", "-i", out, "Atlantis", "--json").stdout)["entities"] == [None]
 
 
-def test_bad_inputs_give_one_line_errors(tmp_path, gazetteer):
-    good = write_jsonl(tmp_path / "ok.jsonl.gz", DOCS * 100, opener=gzip.open)
+def test_removed_vocabulary_flags_are_usage_errors(tmp_path, index_dir):
+    docs = write_docs(tmp_path / "docs.jsonl")
+    for flag in ("--no-ner", "--rules", "--rules-min-count"):
+        proc = run("build", docs, "-o", tmp_path / "x", flag, ok=False)
+        assert proc.returncode == 2 and f"No such option '{flag}'" in proc.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path):
+    good = write_gz(tmp_path / "ok.jsonl.gz", DOCS * 100)
     cut = tmp_path / "cut.jsonl.gz"
     cut.write_bytes(good.read_bytes()[:300])
-    proc = run("build", cut, "-o", tmp_path / "a", "--gazetteer", gazetteer, "--no-ner", "-q", ok=False)
-    one_line_error(proc, "cut.jsonl.gz", "truncated")
+    one_line_error(run("build", cut, "-o", tmp_path / "a", "-q", ok=False), "cut.jsonl.gz", "truncated")
     assert not (tmp_path / "a" / "manifest.json").exists()  # no index was published
 
-    proc = run("build", tmp_path / "missing.jsonl", "-o", tmp_path / "b", "--gazetteer", gazetteer, "--no-ner", "-q", ok=False)
+    proc = run("build", tmp_path / "missing.jsonl", "-o", tmp_path / "b", "-q", ok=False)
     one_line_error(proc, "missing.jsonl", "no such file or directory")
 
     not_index = tmp_path / "plain"
@@ -60,76 +100,150 @@ def test_bad_inputs_give_one_line_errors(tmp_path, gazetteer):
 
     other = tmp_path / "other.jsonl"
     other.write_text('{"body": "Paris"}\n')
-    proc = run("build", other, "-o", tmp_path / "c", "--gazetteer", gazetteer, "--no-ner", "-q", ok=False)
-    one_line_error(proc, "no field 'text'", "keys found: body", "--text-field")
+    one_line_error(run("build", other, "-o", tmp_path / "c", "-q", ok=False), "no field 'text'", "keys found: body",
+                   "--text-field")
 
     proc = run("build", good, "-o", tmp_path / "d", "--window", "wide", ok=False)
     assert "window must be a number of tokens or 'doc'" in proc.stderr
 
+    gaz = tmp_path / "gaz.tsv"
+    gaz.write_text(GAZETTEER)
+    one_line_error(run("build", good, "-o", tmp_path / "e", "--gazetteer", gaz, "--vocab", gaz, ok=False),
+                   "--gazetteer", "--vocab", "not both")
+    one_line_error(run("build", good, "-o", tmp_path / "f", "--gazetteer", tmp_path / "nope.tsv", ok=False),
+                   "nope.tsv", "no such gazetteer file")
 
-def test_counted_skips_are_reported(tmp_path, gazetteer):
+
+def test_counted_skips_are_reported(tmp_path):
     path = tmp_path / "mixed.jsonl"
-    path.write_text('{"text": "Paris, France"}\n{"text": 12}\n{oops\n')
-    proc = run("build", path, "-o", tmp_path / "idx", "--gazetteer", gazetteer, "--no-ner")
-    assert "skipped 2 malformed records" in proc.stdout
+    path.write_text('{"text": "Tourists visit Paris and Lyon."}\n{"text": 12}\n{oops\n')
+    proc = run("build", path, "-o", tmp_path / "idx")
+    assert "skipped 2 malformed records" in proc.stdout and "1 documents" in proc.stdout
 
 
-def test_cli_runner_rejects_unknown_policy(golden_index):
-    result = CliRunner().invoke(cli, ["score", "-i", str(golden_index), "Paris?", "--policy", "nope"])
-    assert result.exit_code == 2 and "Invalid value for '--policy'" in result.output
+def test_an_index_exists_unless_forced(tmp_path, index_dir):
+    docs = write_docs(tmp_path / "docs.jsonl")
+    out = tmp_path / "idx"
+    run("build", docs, "-o", out, "-q")
+    one_line_error(run("build", docs, "-o", out, "-q", ok=False), "an index already exists", "--force")
+    run("build", docs, "-o", out, "-q", "--force", "--window", "doc")
+    assert json.loads(run("stats", "-i", out, "--json").stdout)["window"] == "doc"
 
 
-@pytest.mark.parametrize("args", [["--help"], ["build", "--help"], ["score", "--help"]])
-def test_help(args):
-    assert CliRunner().invoke(cli, args).exit_code == 0
+def test_gazetteer_build_maps_aliases_to_the_canonical_name(tmp_path):
+    gaz = tmp_path / "gaz.tsv"
+    gaz.write_text(GAZETTEER)
+    out = tmp_path / "idx"
+    run("build", write_docs(tmp_path / "docs.jsonl", DOCS + ALIAS_DOCS), "-o", out, "--gazetteer", gaz, "-q")
+    looked = json.loads(run("lookup", "-i", out, "msft", "William H. Gates", "--json").stdout)
+    assert [e["name"] for e in looked["entities"]] == ["Microsoft", "Bill Gates"]
+    assert [e["docs"] for e in looked["entities"]] == [4, 2] and looked["pair"]["docs"] == 2
+    assert json.loads(run("stats", "-i", out, "--json").stdout)["aliases"] == 3
+    text = run("score", "-i", out, "Who founded MSFT?", "-a", "Bill Gates").stdout
+    assert "'Microsoft' + 'Bill Gates': 2 docs" in text
 
 
-def test_vocab_ranks_and_merge_from_the_command_line(tmp_path, corpus_files, gazetteer):
+def test_vocab_writes_a_ner_list_and_build_vocab_counts_only_it(tmp_path):
+    docs = write_docs(tmp_path / "docs.jsonl")
     vocab = tmp_path / "vocab.jsonl"
-    assert "5 entities" in run("vocab", corpus_files["txt"], "-o", vocab, "--gazetteer", gazetteer, "--no-ner").stdout
+    proc = run("vocab", docs, "-o", vocab, "--min-count", "1", "--ner-processes", "1")
+    entries = [json.loads(line) for line in vocab.read_text().splitlines()]
+    assert f"wrote {vocab}: {len(entries):,} names" in proc.stdout
+    assert all(set(e) == {"name", "aliases", "label"} and e["label"] != "DATE" for e in entries)
+    listed = {normalize_key(e["name"]) for e in entries}
+    assert {"microsoft", "bill gates", "paris"} <= listed and "1975" not in listed  # NER names; no number
+    out = tmp_path / "idx"
+    run("build", docs, "-o", out, "--vocab", vocab, "--window", "10", "-q")
+    ix = Index.open(out)
+    keys = {normalize_key(n) for (n,) in ix.sql("SELECT name FROM names")}
+    assert keys and keys <= listed  # only the list is counted ...
+    assert ix.entity("1975") is None and ix.entity("Helicopter") is None  # ... not what the rule alone would find
+    assert ix.entity("Microsoft").docs == 2 and ix.entity("Microsoft").label == "ORG"
+    assert ix.pair(ix.entity("Microsoft").id, ix.entity("Bill Gates").id).docs == 1
+    report = json.loads(run("score", "-i", out, "Who founded Microsoft?", "-a", "Zeppelin", "--json").stdout)
+    assert report["risk"] == 0.5 and report["entities"][-1]["name"] == "Microsoft"  # a name off the list: unknown
+
+
+def test_ranks_and_merge_from_the_command_line_equal_one_build(tmp_path, index_dir):
+    txt = tmp_path / "txt"
+    txt.mkdir()
+    for i, text in enumerate(DOCS):
+        (txt / f"q{i:02d}.txt").write_text(text + "\n", encoding="utf-8")
     out = tmp_path / "idx"
     ranks = [  # both ranks at once, as a Slurm array would run them
-        subprocess.Popen([sys.executable, "-m", "cooc.cli.main", "build", str(corpus_files["txt"]), "-o", str(out),
-                          "--vocab", str(vocab), "--rank", str(rank), "--world-size", "2", "--window", "10"],
+        subprocess.Popen([sys.executable, "-m", "cooc.cli.main", "build", str(txt), "-o", str(out),
+                          "--rank", str(rank), "--world-size", "2", "--window", "10"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for rank in (0, 1)
     ]
     for proc in ranks:
-        stdout, stderr = proc.communicate(timeout=120)
+        stdout, stderr = proc.communicate(timeout=300)
         assert proc.returncode == 0, stderr
         assert "run `cooc merge`" in stdout
+    assert not (out / "manifest.json").exists()
     merged = run("merge", out, "-o", out, "--sketch-mb", "1").stdout
-    assert "7 documents" in merged and "from 7 parts" in merged
+    assert "14 documents" in merged and "from 14 parts" in merged
+    assert table(out) == table(index_dir)  # sharded and merged = one build of the same documents
     stats = json.loads(run("stats", "-i", out, "--json").stdout)
-    assert stats["pairs"] == 4 and stats["pairs_hll_estimate"] == 4 and stats["sketch"]["depth"] == 4
+    # the distinct-pair estimate also sees Helicopter-Chicago, which the exact table drops (a common word)
+    assert stats["pairs_hll_estimate"] in (stats["pairs"], stats["pairs"] + 1)
+    assert stats["sketch"] is None  # a complete exact table answers every pair: no sketch
     one_line_error(run("merge", out, "-o", out, ok=False), "--force")
 
+    # pruned: only Paris-France (2 documents) stays exact; the others are answered by the sketch
+    pruned = tmp_path / "pruned"
+    run("merge", out, "-o", pruned, "--min-pair-docs", "2", "--sketch-mb", "1")
+    stats = json.loads(run("stats", "-i", pruned, "--json").stdout)
+    assert (stats["pairs_in_exact_table"], stats["min_pair_docs"], stats["sketch"]["depth"]) == (1, 2, 4)
+    ix = Index.open(pruned)
+    assert ix.pair(ix.entity("Paris").id, ix.entity("France").id).docs == 2
+    gates = ix.pair(ix.entity("Bill Gates").id, ix.entity("Microsoft").id)
+    assert (gates.source, gates.docs) == ("sketch", 1) and gates.bound is not None  # at most min-pair-docs - 1
+    never = ix.pair(ix.entity("Bill Gates").id, ix.entity("France").id)
+    assert never.source == "sketch" and never.docs in (0, 1)
 
-def test_score_batch_and_calibrate_from_the_command_line(tmp_path, golden_index):
+
+def test_cli_runner_rejects_unknown_policy(index_dir):
+    result = CliRunner().invoke(cli, ["score", "-i", str(index_dir), "Paris?", "--policy", "nope"])
+    assert result.exit_code == 2 and "Invalid value for '--policy'" in result.output
+
+
+@pytest.mark.parametrize("args", [["--help"], ["build", "--help"], ["score", "--help"], ["vocab", "--help"]])
+def test_help(args):
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_build_help_lists_the_one_pass_flags():
+    out = CliRunner().invoke(cli, ["build", "--help"]).output
+    for flag in ("--gazetteer", "--vocab", "--no-inner", "--memory-mb", "--window"):
+        assert flag in out
+    assert "--no-ner" not in out and "--rules" not in out
+
+
+def test_score_batch_and_calibrate_from_the_command_line(tmp_path, index_dir):
     rows = tmp_path / "rows.jsonl"
     rows.write_text("".join(json.dumps({"question": q, "answer": a, "label": y}) + "\n" for q, a, y in [
         ("Who founded Microsoft?", "Bill Gates", 0), ("Who founded Microsoft?", "Paul Allen", 1)] * 6))
-    out = run("score-batch", "-i", golden_index, rows, "-o", tmp_path / "scored.jsonl").stdout
+    out = run("score-batch", "-i", index_dir, rows, "-o", tmp_path / "scored.jsonl").stdout
     assert "scored 12 rows" in out
-    first = json.loads((tmp_path / "scored.jsonl").read_text().splitlines()[0])
-    assert first["risk"] < 0.5 and first["label"] == 0 and "f_support_npmi" in first
-    one_line_error(run("score-batch", "-i", golden_index, tmp_path / "none.jsonl", "-o", tmp_path / "x.jsonl",
+    scored = [json.loads(line) for line in (tmp_path / "scored.jsonl").read_text().splitlines()]
+    assert [r["label"] for r in scored] == [0, 1] * 6
+    assert scored[0]["risk"] < 0.5 < scored[1]["risk"] == 1.0 and "f_support_npmi" in scored[0]
+    one_line_error(run("score-batch", "-i", index_dir, tmp_path / "none.jsonl", "-o", tmp_path / "x.jsonl",
                        ok=False), "none.jsonl: no such file")
-    import shutil
-
     idx = tmp_path / "idx"
-    shutil.copytree(golden_index, idx)
+    shutil.copytree(index_dir, idx, symlinks=True)
     assert "cross-validated AUROC 1.000" in run("calibrate", "-i", idx, rows, "--folds", "3").stdout
     assert json.loads(run("score", "-i", idx, "Who founded Microsoft?", "-a", "Paul Allen", "--policy", "calibrated",
                           "--json").stdout)["risk"] > 0.5
 
 
-def test_stats_verify(tmp_path, golden_index):
-    import shutil
-
-    assert json.loads(run("stats", "-i", golden_index, "--verify", "--json").stdout)["verify"] == "ok"
+def test_stats_verify(tmp_path, index_dir):
+    assert json.loads(run("stats", "-i", index_dir, "--verify", "--json").stdout)["verify"] == "ok"
     idx = tmp_path / "idx"
-    shutil.copytree(golden_index, idx)
+    shutil.copytree(index_dir, idx, symlinks=True)
     data = idx / json.loads((idx / "manifest.json").read_text())["data_dir"]
-    (data / "vocab.jsonl").write_text((data / "vocab.jsonl").read_text() + "\n")
-    one_line_error(run("stats", "-i", idx, "--verify", ok=False), "vocab.jsonl: checksum mismatch")
+    with open(data / "names.text.bin", "ab") as fh:
+        fh.write(b"x")
+    one_line_error(run("stats", "-i", idx, "--verify", ok=False), "names.text.bin: checksum mismatch")

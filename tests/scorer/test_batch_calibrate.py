@@ -8,21 +8,22 @@ from cooc.scorer import FEATURES, Index, Scorer
 from cooc.scorer.batch import score_batch
 from cooc.scorer.calibrate import auroc, calibrate
 
+# questions and answers about tests/scorer/corpus.py: label 1 = an answer the corpus never links to the question
 ROWS = [
     ("Who founded Microsoft?", "Bill Gates", 0),
     ("What is the capital of France?", "Paris", 0),
-    ("Which city is Microsoft near?", "Seattle", 0),
-    ("Where is the Microsoft Corporation based?", "Seattle", 0),
-    ("Who runs MSFT?", "Bill Gates", 0),
-    ("Which French city hosts Paris Fashion Week?", "Paris", 0),
-    ("What is near Seattle?", "France", 0),
+    ("Where did Microsoft move?", "Seattle", 0),
+    ("Which city do tourists visit besides Paris?", "Lyon", 0),
+    ('Who released "The Dark Side of the Moon"?', "Pink Floyd", 0),
+    ("Where was Microsoft founded?", "albuquerque", 0),
+    ("Who crossed the river in 213?", "Hannibal", 0),
     ("Who founded Microsoft?", "Paul Allen", 1),
-    ("What is the capital of France?", "Lyon", 1),
-    ("Who runs MSFT?", "Steve Ballmer", 1),
-    ("Where is Seattle?", "Bill Gates", 1),
+    ("What is the capital of France?", "Chicago", 1),
+    ("Where did Microsoft move?", "Minnesota", 1),
+    ('Who released "The Dark Side of the Moon"?', "Bill Gates", 1),
     ("What is the capital of France?", "Bill Gates", 1),
     ("Who founded Microsoft?", "Paris", 1),
-    ("Who lives in Paris?", "Microsoft", 1),
+    ("Who crossed the river in 213?", "Erik Paulsen", 1),
 ]
 
 
@@ -39,13 +40,19 @@ def test_auroc_by_hand():
     assert auroc([0, 1], [0.5, 0.5]) == 0.5
 
 
+def test_graded_risk_separates_the_labelled_rows(scorer_index_dir):
+    s = Scorer(Index.open(scorer_index_dir))
+    risk = [s.score(q, a).risk for q, a, _ in ROWS]
+    assert auroc([y for *_, y in ROWS], risk) == 1.0  # every linked answer below every unlinked one
+
+
 @pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
-def test_score_batch_writes_inputs_risk_and_features(tmp_path, golden_index, labelled, suffix):
+def test_score_batch_writes_inputs_risk_and_features(tmp_path, scorer_index_dir, labelled, suffix):
     out = tmp_path / f"scored{suffix}"
-    r = score_batch(golden_index, labelled, out)
+    r = score_batch(scorer_index_dir, labelled, out)
     assert r.rows == len(ROWS) and r.rows_per_second > 0
     rows = pq.read_table(out).to_pylist() if suffix == ".parquet" else [json.loads(x) for x in out.read_text().splitlines()]
-    scorer = Scorer(Index.open(golden_index))
+    scorer = Scorer(Index.open(scorer_index_dir))
     for row, (q, a, y) in zip(rows, ROWS, strict=True):
         assert (row["question"], row["answer"], row["label"]) == (q, a, y)
         rep = scorer.score(q, a)
@@ -53,25 +60,25 @@ def test_score_batch_writes_inputs_risk_and_features(tmp_path, golden_index, lab
         assert [row[f"f_{k}"] for k in FEATURES] == [rep.features[k] for k in FEATURES]
 
 
-def test_score_batch_bad_input(tmp_path, golden_index):
+def test_score_batch_bad_input(tmp_path, scorer_index_dir):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "Paris?"}\n{oops\n')
     with pytest.raises(CoocError, match=r"bad.jsonl:2: not valid JSON"):
-        score_batch(golden_index, bad, tmp_path / "o.jsonl")
+        score_batch(scorer_index_dir, bad, tmp_path / "o.jsonl")
     assert not (tmp_path / "o.jsonl").exists()
     other = tmp_path / "other.jsonl"
     other.write_text('{"prompt": "Paris?"}\n')
     with pytest.raises(CoocError, match="field 'question' is missing or not text; keys found: prompt"):
-        score_batch(golden_index, other, tmp_path / "o.parquet")
+        score_batch(scorer_index_dir, other, tmp_path / "o.parquet")
     with pytest.raises(CoocError, match="must end in .parquet or .jsonl"):
-        score_batch(golden_index, other, tmp_path / "o.csv")
+        score_batch(scorer_index_dir, other, tmp_path / "o.csv")
 
 
-def test_calibrate_stores_a_model_the_calibrated_policy_uses(tmp_path, golden_index, labelled):
+def test_calibrate_stores_a_model_the_calibrated_policy_uses(tmp_path, scorer_index_dir, labelled):
     import shutil
 
     idx = tmp_path / "idx"
-    shutil.copytree(golden_index, idx)
+    shutil.copytree(scorer_index_dir, idx, symlinks=True)
     with pytest.raises(CoocError, match="cooc calibrate"):
         Scorer(Index.open(idx), "calibrated")
     model = calibrate(idx, labelled, folds=3)

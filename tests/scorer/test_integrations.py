@@ -7,8 +7,8 @@ import numpy as np
 from cooc.scorer.integrations import lm_polygraph, uqlm
 
 
-def test_lm_polygraph_estimator_interface(golden_index):
-    est = lm_polygraph.load_estimator({"index_path": str(golden_index)})
+def test_lm_polygraph_estimator_interface(scorer_index_dir):
+    est = lm_polygraph.load_estimator({"index_path": str(scorer_index_dir)})
     assert est.stats_dependencies == ["input_texts", "greedy_texts"] and est.level == "sequence"
     assert str(est) == "CoocRisk_graded"
     out = est({"input_texts": ["Who founded Microsoft?", "Who founded Microsoft?"],
@@ -20,7 +20,7 @@ def test_lm_polygraph_estimator_interface(golden_index):
         assert isinstance(est, Estimator)
 
 
-def test_uqlm_style_confidence(golden_index):
-    s = uqlm.CoocConfidenceScorer(golden_index).score(["Who founded Microsoft?"] * 2, ["Bill Gates", "Paul Allen"])
+def test_uqlm_style_confidence(scorer_index_dir):
+    s = uqlm.CoocConfidenceScorer(scorer_index_dir).score(["Who founded Microsoft?"] * 2, ["Bill Gates", "Paul Allen"])
     assert s.confidence[0] > s.confidence[1] and all(abs(c + r - 1) < 1e-9 for c, r in zip(s.confidence, s.risk, strict=True))
     assert s.to_dict()["data"]["cooc_confidence"] == s.confidence

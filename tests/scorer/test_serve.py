@@ -20,10 +20,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(golden_index):
+def server(scorer_index_dir):
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cooc.cli.main", "serve", "-i", str(golden_index), "--port", str(port),
+        [sys.executable, "-m", "cooc.cli.main", "serve", "-i", str(scorer_index_dir), "--port", str(port),
          "--max-body-bytes", "4096", "--max-items", "5", "--request-seconds", "3"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -54,19 +54,25 @@ def call(base, path, body=None, raw: bytes | None = None):
 
 def test_score_one_and_many(server):
     status, r = call(server, "/score", {"question": "Who founded Microsoft?", "answer": "Bill Gates"})
-    assert status == 200 and r["pairs"][0]["docs"] == 1 and r["risk"] == pytest.approx(0.5 * (1 - math.log(3.5) / math.log(7)), abs=1e-6)
+    # 14 documents; Microsoft in 2, Bill Gates in 1, together in 1 (tests/scorer/corpus.py)
+    assert status == 200 and r["pairs"][0]["docs"] == 1
+    assert r["risk"] == pytest.approx(0.5 * (1 - math.log(7) / math.log(14)), abs=1e-6)
     status, rs = call(server, "/score", {"items": [{"question": "Who founded Microsoft?", "answer": "Paul Allen"},
                                                    {"question": "capital of france?", "answer": "Paris"}]})
-    assert status == 200 and [x["risk"] for x in rs][0] == 1.0 and len(rs) == 2
+    assert status == 200 and len(rs) == 2 and rs[0]["risk"] == 1.0 and rs[1]["risk"] == 0.0
+    assert [e["name"] for e in rs[1]["entities"]] == ["France", "Paris"]
     status, r = call(server, "/score?policy=quco", {"question": "Who founded Microsoft?", "answer": "Paul Allen"})
     assert status == 200 and r["policy"] == "quco"
 
 
 def test_lookup_health_openapi(server):
-    status, r = call(server, "/lookup?entity=msft&entity2=Bill%20Gates")
+    status, r = call(server, "/lookup?entity=microsoft&entity2=bill%20gates")
     assert status == 200 and r["pair"]["docs"] == 1 and r["entities"][0]["name"] == "Microsoft"
+    assert r["entities"][1] == {**r["entities"][1], "name": "Bill Gates", "docs": 1}
+    status, r = call(server, "/lookup?entity=Atlantis")
+    assert status == 200 and r["entities"] == [None]
     status, h = call(server, "/healthz")
-    assert status == 200 and h["documents"] == 7
+    assert status == 200 and h["documents"] == 14
     status, spec = call(server, "/openapi.json")
     assert status == 200 and "/score" in spec["paths"]
 
