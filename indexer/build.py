@@ -25,9 +25,9 @@ from tqdm import tqdm
 from .count import WINDOW_DOC
 from .dedup import plan_dedup
 from .errors import CoocError
-from .lock import DirectoryLock
 from .gazetteer import LoadedGazetteer, alias_arrays, load_gazetteer
 from .layout import PARTS_DIR
+from .lock import DirectoryLock
 from .merge import ALIASES_FILE, MergeOptions, MergeResult, format_merge, merge_parts
 from .parts import CountOptions, PartSettings, count_shard_with, is_done, load_done, part_name
 from .read import ReadOptions, resolve_inputs

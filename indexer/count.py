@@ -181,7 +181,7 @@ def _count_doc(out, out_h, n_m, d, docno, window, names_t, rows, hashes, pairs_t
                                              out[j, 5], d, out[j, 3], out[j, 4])
         rid[j] = r
         rows[r, E_MENTIONS] += 1
-        rows[r, E_KINDS] |= 1 << out[j, 2]
+        rows[r, E_KINDS] |= (1 << out[j, 2]) | (out[j, 6] << nm.KIND_GAZETTEER)
         if rows[r, E_LAST_DOC] != docno:
             rows[r, E_LAST_DOC] = docno
             rows[r, E_DOCS] += 1

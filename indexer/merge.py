@@ -5,7 +5,9 @@ vocabulary; parts counted with different settings are refused. Two different nam
 same 64-bit hash (told apart by their second hash) are counted and reported. The result
 depends only on the set of parts: merging the parts of A and of B equals building A and B
 together. Here the one-word names the corpus mostly writes in lowercase become common words
-(kept, flagged, and left out of the pair table).
+(kept, flagged, and left out of the pair table). A name's display form is the first surface
+form of the run that counted it in the most documents (a gazetteer's canonical name first;
+ties: the alphabetically first), so the same parts always give the same index.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import spans
 from .count import WINDOW_DOC
 from .errors import CoocError
 from .layout import ARRAYS, COMMON_FLAG, FORMAT, FORMAT_VERSION, PARTS_DIR
@@ -31,7 +34,6 @@ from .lock import DirectoryLock
 from .names import KIND_GAZETTEER, KIND_NUMBER, KIND_TITLE
 from .parts import load_done, run_files
 from .sketch import DEFAULT_DEPTH, DEFAULT_SKETCH_MB, CountMinSketch, SketchShape, hll_estimate, sketch_error
-from . import spans
 from .spans import NAME_LABEL, NUMBER_LABEL, TITLE_LABEL
 from .store import NameTable, Pairs, check_output, publish, staging_dir, write_index
 
@@ -146,7 +148,7 @@ def merge_names(con: duckdb.DuckDBPyConnection, parts: list[tuple[Path, dict]]) 
         WITH n AS (
             SELECT hash, min("check") AS chk, count(DISTINCT "check") AS checks, sum(docs)::BIGINT AS docs,
                    sum(mentions)::BIGINT AS mentions, bit_or(kinds)::BIGINT AS kinds, min(ntok)::BIGINT AS ntok,
-                   arg_max(name, docs + CASE WHEN label <> '' THEN 1::BIGINT << 40 ELSE 0 END) AS name,
+                   first(name ORDER BY label <> '' DESC, docs DESC, name) AS name,
                    max(label) AS label
             FROM read_parquet({_files(parts, 'names')}) GROUP BY hash),
         l AS (SELECT hash, sum(uses)::BIGINT AS uses FROM read_parquet({_files(parts, 'lower')}) GROUP BY hash)

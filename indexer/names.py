@@ -650,6 +650,15 @@ def _inner(tok, words, lo, hi, last, spans, ns):
         while pe < hi and words[pe + 1, W_CONN] == 0:
             pe += 1
         n = pe - ps + 1
+        if n > MAX_INNER_WORDS:  # a long part gives only itself (and no quadratic loop over its words)
+            if not (ps == lo and pe == hi):
+                end = min(words[pe, W_LAST], last)
+                while end > words[ps, W_FIRST] and tok[end, T_PUNCT] == 46:
+                    end -= 1
+                if _acceptable(tok, words[ps, W_FIRST], end):
+                    ns = _emit(spans, ns, words[ps, W_FIRST], end, KIND_INNER)
+            ps = pe + 1
+            continue
         for a in range(ps, pe + 1):
             for b in range(pe, a - 1, -1):
                 if (b - a + 1 < MIN_INNER_WORDS and not (a == ps and b == pe)) or (a == lo and b == hi):
@@ -765,7 +774,8 @@ def doc_mentions(buf, s, e, tok, th, blanked, words, spans, out, out_h, rules, s
                  rt_stop, rt_conn, rt_abbr, the_hash, s_hash, g_keys, g_vals, g_mask, g_max, g_canon):
     """Mentions of one document, sorted by (first token, longer first, kind); returns (mentions, tokens).
 
-    out[m] = (first token, token count, kind, key first byte, key end byte, key tokens); out_h[m] = (hash, hash2).
+    out[m] = (first token, token count, kind, key first byte, key end byte, key tokens, in the gazetteer);
+    out_h[m] = (hash, hash2).
     A gazetteer alias maps to its canonical name, and a gazetteer match that repeats a rule mention
     (same tokens, same name) is not counted twice.
     """
@@ -809,7 +819,9 @@ def doc_mentions(buf, s, e, tok, th, blanked, words, spans, out, out_h, rules, s
         kf, kl = key_range(tok, th, first, last, the_hash, s_hash)
         if kl < kf:
             continue
+        listed = 0
         if kind >= KIND_GAZETTEER:
+            listed = 1
             entry = (kind - KIND_GAZETTEER) // 8
             h1 = g_canon[entry, 0]
             h2 = g_canon[entry, 1]
@@ -818,9 +830,10 @@ def doc_mentions(buf, s, e, tok, th, blanked, words, spans, out, out_h, rules, s
             h1, h2 = seq_hash(th, kf, kl)
             if g_max > 0:
                 v = _probe(g_keys, g_vals, g_mask, h1)
-                if v >= 0:  # a rule name that is a gazetteer name or alias
+                if v >= 0:  # a rule name that is a gazetteer name or alias: it counts (and is labelled) as that
                     h1 = g_canon[v, 0]
                     h2 = g_canon[v, 1]
+                    listed = 1
         if kind == KIND_GAZETTEER and nm > 0 and out[nm - 1, 0] == first and \
                 out[nm - 1, 1] == last - first + 1 and out_h[nm - 1, 0] == h1:
             continue
@@ -830,6 +843,7 @@ def doc_mentions(buf, s, e, tok, th, blanked, words, spans, out, out_h, rules, s
         out[nm, 3] = tok[kf, T_START]
         out[nm, 4] = tok[kl, T_END]
         out[nm, 5] = kl - kf + 1
+        out[nm, 6] = listed
         out_h[nm, 0] = h1
         out_h[nm, 1] = h2
         nm += 1
@@ -842,7 +856,7 @@ def scratch(ntok):
     ntok = max(ntok, 16)
     return (np.empty((ntok, _T_COLS), dtype=np.int64), np.empty(ntok, dtype=np.uint64),
             np.empty(ntok, dtype=np.bool_), np.empty((ntok, 7), dtype=np.int64),
-            np.empty((3 * ntok, 3), dtype=np.int64), np.empty((3 * ntok, 6), dtype=np.int64),
+            np.empty((3 * ntok, 3), dtype=np.int64), np.empty((3 * ntok, 7), dtype=np.int64),
             np.empty((3 * ntok, 2), dtype=np.uint64))
 
 
@@ -1086,7 +1100,7 @@ class Found:
     first: np.ndarray  # int64 first token
     length: np.ndarray  # int64 tokens
     kind: np.ndarray  # int64 KIND_*
-    start: np.ndarray  # int64 byte offsets of the key in the prepared text
+    start: np.ndarray  # int64 byte offsets of the key in the batch's packed buffer (`pack_texts`)
     end: np.ndarray
     hash: np.ndarray  # uint64 identity
     ntokens: np.ndarray  # int64 tokens per text

@@ -532,18 +532,16 @@ def _inner_spans(toks: list[Token], words: list[_Word], last: int) -> list[Span]
     out = []
     for part in parts:
         n = len(part)
-        for a in range(n):
-            for b in range(n - 1, a - 1, -1):
-                if (b - a + 1 < MIN_INNER_WORDS and (a, b) != (0, n - 1)) or (part[a] is words[0] and part[b] is words[-1]):
-                    continue  # the run itself
-                if n > MAX_INNER_WORDS and (a, b) != (0, n - 1):
-                    continue
-                end = min(part[b].last, last)
-                while end > part[a].first and toks[end].punct == ".":
-                    end -= 1
-                span = Span(part[a].first, end, toks[part[a].first].start, toks[end].end, KIND_INNER)
-                if _acceptable(toks, span):
-                    out.append(span)
+        pairs = [(0, n - 1)] if n > MAX_INNER_WORDS else [(a, b) for a in range(n) for b in range(n - 1, a - 1, -1)]
+        for a, b in pairs:
+            if (b - a + 1 < MIN_INNER_WORDS and (a, b) != (0, n - 1)) or (part[a] is words[0] and part[b] is words[-1]):
+                continue  # too short, or the run itself
+            end = min(part[b].last, last)
+            while end > part[a].first and toks[end].punct == ".":
+                end -= 1
+            span = Span(part[a].first, end, toks[part[a].first].start, toks[end].end, KIND_INNER)
+            if _acceptable(toks, span):
+                out.append(span)
     return out
 
 

@@ -22,8 +22,18 @@ import pyarrow as pa
 
 from .count import split_keys
 from .errors import CoocError, IndexFormatError
+from .layout import (
+    COMMON_FLAG,
+    DUCKDB_FILE,
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    NAMES_TEXT,
+    PARTS_DIR,
+    SKETCH_FILE,
+    save_arrays,
+)
 from .normalize import normalize_key
-from .layout import COMMON_FLAG, DUCKDB_FILE, FORMAT, FORMAT_VERSION, MANIFEST, NAMES_TEXT, PARTS_DIR, SKETCH_FILE, save_arrays
 
 __all__ = ["DUCKDB_FILE", "FORMAT", "FORMAT_VERSION", "MANIFEST", "SKETCH_FILE", "NameTable", "Pairs",
            "check_output", "data_dir", "file_sha256", "publish", "read_manifest", "staging_dir", "write_index",

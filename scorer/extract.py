@@ -44,11 +44,11 @@ class _Candidate:
 
 def _select(rule: list[tuple[int, int, int]], grams: list[tuple[int, int, int]]) -> tuple[list[_Candidate], set[int]]:
     """Known matches (longest first, no overlaps), and the indexes of rule names they cover."""
-    spans = [(f, l) for f, l, _ in rule]
-    cands = [_Candidate(f, l, e, True) for f, l, e in rule if e >= 0]
-    for f, l, e in grams:
-        if all(l < sf or f > sl or (f <= sf and sl <= l) for sf, sl in spans):  # never cut a rule name
-            cands.append(_Candidate(f, l, e, False))
+    spans = [(first, last) for first, last, _ in rule]
+    cands = [_Candidate(first, last, e, True) for first, last, e in rule if e >= 0]
+    for first, last, e in grams:
+        if all(last < sf or first > sl or (first <= sf and sl <= last) for sf, sl in spans):  # never cut a rule name
+            cands.append(_Candidate(first, last, e, False))
     cands.sort(key=lambda c: (-(c.last - c.first), not c.rule, c.first))
     taken: list[_Candidate] = []
     for c in cands:

@@ -1,60 +1,115 @@
-from itertools import combinations
+"""The counting kernel (`ShardCounter`) equals the pure-Python reference (`benchmarks.baseline.count`) for any
+batching, any window and any memory budget: runs handed out early sum to the one-run counts."""
+
+from collections import defaultdict
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cooc.indexer.count import WINDOW_DOC, Counter, pair_key, split_keys
-from cooc.indexer.match import Mentions
+from benchmarks import baseline
+from cooc.indexer import spans
+from cooc.indexer.count import WINDOW_DOC, Run, ShardCounter, pair_key, split_keys
+from tests.conftest import DOCS, sample_texts
 
 
-def brute_force(docs, n_entities, window):
-    """Reference: per document, every pair of mentions of distinct entities within the window."""
-    ent_docs = [0] * n_entities
-    ent_mentions = [0] * n_entities
-    pairs: dict[int, int] = {}
-    for mentions in docs:
-        for e in {e for _, e in mentions}:
-            ent_docs[e] += 1
-        for _, e in mentions:
-            ent_mentions[e] += 1
-        seen = set()
-        for (p1, a), (p2, b) in combinations(mentions, 2):
-            if a != b and (window == WINDOW_DOC or abs(p1 - p2) <= window):
-                seen.add(pair_key(a, b))
-        for k in seen:
-            pairs[k] = pairs.get(k, 0) + 1
-    return ent_docs, ent_mentions, pairs
+def summed(runs: list[Run]) -> dict:
+    """The runs of a shard added up, as the merge adds them (names by hash, pairs by hash pair)."""
+    docs, ments, kinds, ntok, pairs, lower = (defaultdict(int) for _ in range(6))
+    documents = tokens = 0
+    for r in runs:
+        assert np.all(r.pair_a < r.pair_b)
+        assert len(set(zip(r.pair_a.tolist(), r.pair_b.tolist(), strict=True))) == r.pair_a.size
+        assert len(set(r.hash.tolist())) == r.hash.size and len(r.names) == r.hash.size
+        for h, d, m, k, n in zip(r.hash.tolist(), r.docs.tolist(), r.mentions.tolist(), r.kinds.tolist(),
+                                 r.ntok.tolist(), strict=True):
+            docs[h] += d
+            ments[h] += m
+            kinds[h] |= k
+            ntok[h] = n
+        for a, b, d in zip(r.pair_a.tolist(), r.pair_b.tolist(), r.pair_docs.tolist(), strict=True):
+            pairs[(a, b)] += d
+        for h, u in zip(r.lower_hash.tolist(), r.lower_uses.tolist(), strict=True):
+            lower[h] += u
+        documents, tokens = documents + r.documents, tokens + r.tokens
+    return {"docs": dict(docs), "mentions": dict(ments), "kinds": dict(kinds), "ntok": dict(ntok),
+            "pairs": dict(pairs), "lower": dict(lower), "documents": documents, "tokens": tokens}
 
 
-def to_mentions(docs) -> Mentions:
-    rows = [(d, p, e) for d, ms in enumerate(docs) for p, e in ms]
-    arr = np.array(rows, dtype=np.int64).reshape(-1, 3)
-    return Mentions(
-        arr[:, 0].astype(np.int32), arr[:, 1].astype(np.int32), arr[:, 2].astype(np.int32),
-        np.ones(len(rows), np.int32), np.zeros(len(docs), np.int64),
-    )
+def reference(texts: list[str], window: int, inner: bool = True) -> dict:
+    """baseline.count plus what it leaves out: kinds, key lengths, lowercase uses, tokens."""
+    docs, ments, pairs = baseline.count(texts, window, inner)
+    kinds, ntok, lower = defaultdict(int), {}, defaultdict(int)
+    stop = set(spans.stop_words())
+    tokens = 0
+    for text in texts:
+        prepared = spans.prepare(text)
+        toks, sp = spans.find_spans(prepared, True, inner)
+        tokens += len(toks)
+        for s in sp:
+            kt = spans.key_tokens(toks[s.first : s.last + 1])
+            if kt:
+                h = spans.seq_hash(kt)[0]
+                kinds[h] |= 1 << s.kind
+                ntok[h] = len(kt)
+        for t in toks:  # a lowercase use: a word token starting lowercase, no capital, not a stop word
+            if t.word and t.flags & spans.F_LOWER and t.text not in stop:
+                lower[spans.seq_hash([t])[0]] += 1
+    return {"docs": docs, "mentions": ments, "kinds": dict(kinds), "ntok": ntok, "pairs": pairs, "lower": dict(lower),
+            "documents": len(texts), "tokens": tokens}
 
 
-doc_strategy = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 7)), max_size=15).map(
-    # positions strictly increasing, as the matcher emits them
-    lambda ms: [(i * 3 + gap, e) for i, (gap, e) in enumerate(ms)]
-)
+def count(texts, window, batches=1, inner=True, memory_mb=1024.0) -> tuple[dict, int]:
+    c = ShardCounter(window, inner=inner, memory_mb=memory_mb)
+    runs: list[Run] = []
+    for i in range(batches):
+        part = texts[len(texts) * i // batches : len(texts) * (i + 1) // batches]
+        if part:
+            runs += c.add(part)
+    runs.append(c.run())
+    return summed(runs), len(runs)
+
+
+# Documents of a few names written many ways, so that names repeat and pairs form at every distance.
+WORDS = ["Paris", "France", "the Treaty of Paris", "Bill Gates", "in", "and", "x", "paris", "1999", ",", ".",
+         '"Infinity on High"', "New York City", "of", "The", "Jr.", "Apple", "apple", "\n"]
+doc_st = st.lists(st.sampled_from(WORDS), max_size=40).map(" ".join)
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(doc_strategy, max_size=8), st.sampled_from([0, 1, 4, 10, WINDOW_DOC]), st.integers(1, 3))
-def test_kernel_equals_brute_force_for_any_batching(docs, window, n_batches):
-    ent_docs, ent_mentions, pairs = brute_force(docs, 8, window)
-    c = Counter(8, window, initial_capacity=4)  # tiny table: exercises growth
-    for i in range(n_batches):
-        part = docs[len(docs) * i // n_batches: len(docs) * (i + 1) // n_batches]
-        c.add(to_mentions(part))
-    keys, counts = c.pairs()
-    assert c.entity_docs.tolist() == ent_docs
-    assert c.entity_mentions.tolist() == ent_mentions
-    assert dict(zip(keys.tolist(), counts.tolist(), strict=True)) == pairs
-    assert np.all(np.diff(keys.astype(np.float64)) > 0)
+@given(st.lists(doc_st, max_size=10), st.sampled_from([0, 1, 4, 10, 1000, WINDOW_DOC]), st.integers(1, 4),
+       st.booleans(), st.booleans())
+def test_counts_equal_the_reference_for_any_batching_and_budget(texts, window, batches, inner, spill):
+    got, n_runs = count(texts, window, batches, inner, memory_mb=0.01 if spill else 1024)
+    assert got == reference(texts, window, inner)
+    if spill:  # a budget below the tables' size hands out a run after every batch
+        assert n_runs == sum(1 for i in range(batches) if texts[len(texts) * i // batches : len(texts) * (i + 1) // batches]) + 1
+
+
+def test_golden_documents():
+    texts = [t for _, t in DOCS]
+    for window in (10, WINDOW_DOC):
+        assert count(texts, window)[0] == reference(texts, window)
+
+
+def test_a_long_document_with_thousands_of_pairs_in_the_window():
+    """The per-document pair filter fills up (4,096 distinct pairs) and is reset: every pair still counts once."""
+    names = [f"Q{i}" for i in range(300)]
+    rng = np.random.default_rng(0)
+    text = " ".join(f"in {names[k]}" for k in rng.integers(0, 300, 3000))  # 3,000 mentions, 6,000 tokens
+    for window in (40, 400):
+        got, _ = count([text, text[:2000]], window)
+        ref = reference([text, text[:2000]], window)
+        assert got == ref and len(ref["pairs"]) > 4096
+
+
+def test_real_text_spilled_in_many_runs_sums_to_one_run():
+    texts = sample_texts("wikipedia_vital_leads.jsonl.gz", 300)
+    one, n1 = count(texts, 1000, batches=10)
+    many, n_many = count(texts, 1000, batches=10, memory_mb=0.01)
+    assert (n1, n_many) == (1, 11)
+    assert one == many == reference(texts, 1000)
+    assert len(one["pairs"]) > 10_000
 
 
 def test_pair_key_roundtrip():

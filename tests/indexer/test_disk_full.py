@@ -16,7 +16,7 @@ import pytest
 
 from cooc.scorer import Index
 
-LIMIT = 400_000  # bytes per file: the vocabulary and the small shard's part fit, the big shard's pairs do not
+LIMIT = 400_000  # bytes per file: the small shard's part fits, the big shard's pairs do not
 
 
 def cooc(*args, limit: int | None = None):
@@ -30,18 +30,18 @@ def cooc(*args, limit: int | None = None):
 
 @pytest.fixture
 def corpus(tmp_path):
-    names = [f"Name{i:04d}" for i in range(3000)]
-    gaz = tmp_path / "gaz.tsv"
-    gaz.write_text("".join(f"{n}\t\tNAME\n" for n in names))
+    names = [f"Name{i:04d}" for i in range(3000)]  # capitalized words: names of the default build
     shards = tmp_path / "shards"
     shards.mkdir()
     (shards / "a.jsonl").write_text(json.dumps({"text": "Name0001 met Name0002."}) + "\n")
     rnd = random.Random(0)
-    (shards / "b.jsonl").write_text("".join(json.dumps({"text": " ".join(rnd.sample(names, 40))}) + "\n"
-                                            for _ in range(500)))  # ~380,000 distinct pairs
-    (tmp_path / "c.jsonl").write_text("".join(json.dumps({"text": " ".join(rnd.sample(names, 40))}) + "\n"
+    # ", " between names: each is a name of its own (the first opens the sentence and is skipped)
+    (shards / "b.jsonl").write_text("".join(json.dumps({"text": ", ".join(rnd.sample(names, 40))}) + "\n"
+                                            for _ in range(500)))  # ~370,000 distinct pairs
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps({"text": ", ".join(rnd.sample(names, 40))}) + "\n"
                                               for _ in range(20)))  # ~15,000 distinct pairs
-    return shards, ["--gazetteer", gaz, "--no-ner", "--window", "doc", "--workers", "1", "--sketch-mb", "1", "-q"]
+    # --min-pair-docs 2: the index has a 1 MiB sketch (built only when pairs are pruned)
+    return shards, ["--window", "doc", "--workers", "1", "--sketch-mb", "1", "--min-pair-docs", "2", "-q"]
 
 
 def test_disk_full_while_writing_a_part_keeps_finished_shards(tmp_path, corpus):

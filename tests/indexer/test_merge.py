@@ -1,4 +1,5 @@
-"""Parts and merge: any split of the work gives the one-shot index, exactly."""
+"""Parts and merge: any split of the work gives the one-shot index, exactly. Names are keyed by hash, so parts
+merge with no shared vocabulary."""
 
 import json
 import shutil
@@ -11,26 +12,35 @@ from hypothesis import strategies as st
 from cooc.indexer.build import BuildConfig, build_index
 from cooc.indexer.errors import CoocError
 from cooc.indexer.merge import MergeOptions, merge
-from cooc.indexer.vocab import VocabConfig
+from cooc.indexer.names import name_hash
+from cooc.indexer.read import ReadOptions
 from cooc.scorer import Index
-from tests.conftest import DOCS, write_jsonl
+from tests.conftest import DOCS, SAMPLE, write_jsonl
 
-INDEX_FILES = ("entities.docs.npy", "entities.mentions.npy", "pairs.keys.npy", "pairs.docs.npy", "sketch.npy")
+COUNTS = ("names.hash.npy", "names.check.npy", "names.docs.npy", "names.mentions.npy", "names.lower.npy",
+          "names.flags.npy", "names.label.npy", "pairs.keys.npy", "pairs.docs.npy", "aliases.hash.npy", "aliases.id.npy")
 SMALL = MergeOptions(sketch_mb=0.25)
+PRUNED = MergeOptions(sketch_mb=0.25, min_pair_docs=2)  # pairs in 1 document only in the sketch
 
 
-def files_equal(a, b) -> None:
-    for f in INDEX_FILES:
-        assert np.array_equal(np.load(a / f), np.load(b / f)), f
+def files_equal(a, b, files=(*COUNTS, "sketch.npy")) -> None:
+    for f in files:
+        assert (a / f).exists() == (b / f).exists(), f
+        if (a / f).exists():  # the sketch is built only when the exact table is pruned (min_pair_docs > 1)
+            assert np.array_equal(np.load(a / f), np.load(b / f)), f
+    for d in (a, b):
+        idx = Index.open(d)
+        hashes = np.load(d / "names.hash.npy").tolist()
+        assert [name_hash(idx.name_of(i)) for i in range(idx.n_names)] == hashes  # a surface form of that name
     ma, mb = (json.loads((d / "manifest.json").read_text()) for d in (a, b))
     for key in ("documents", "tokens", "bytes"):
         assert ma["corpus"][key] == mb["corpus"][key]
-    assert ma["counts"] == mb["counts"] and ma["sketch"] == mb["sketch"]
+    assert ma["counts"] == mb["counts"] and ma.get("sketch") == mb.get("sketch")
 
 
-def cfg(inputs, out, gazetteer=None, vocab_file=None, **kw) -> BuildConfig:
-    return BuildConfig([str(p) for p in inputs], out, vocab=VocabConfig(ner=False, gazetteer=gazetteer),
-                       vocab_file=vocab_file, window=10, progress=False, merge=kw.pop("merge", SMALL), **kw)
+def cfg(inputs, out, gazetteer=None, **kw) -> BuildConfig:
+    return BuildConfig([str(p) for p in inputs], out, gazetteer=gazetteer, window=kw.pop("window", 10), progress=False,
+                       merge=kw.pop("merge", SMALL), **kw)
 
 
 def shard(tmp_path, docs, n):
@@ -41,61 +51,67 @@ def shard(tmp_path, docs, n):
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(DOCS), min_size=2, max_size=16), st.integers(2, 4), st.data())
-def test_merge_of_parts_equals_one_shot_build(tmp_path_factory, gazetteer, docs, n, data):
+def test_merge_of_parts_equals_one_shot_build(tmp_path_factory, docs, n, data):
     tmp = tmp_path_factory.mktemp("prop")
     files = shard(tmp, docs, n)
     cut = data.draw(st.integers(1, n - 1))
-    build_index(cfg(files, tmp / "all", gazetteer))
-    vocab = tmp / "all" / "vocab.jsonl"
-    build_index(cfg(files[:cut], tmp / "A", vocab_file=vocab))
-    build_index(cfg(files[cut:], tmp / "B", vocab_file=vocab))
-    merge([tmp / "A", tmp / "B"], tmp / "AB", SMALL)
+    opts = data.draw(st.sampled_from([SMALL, PRUNED]))
+    build_index(cfg(files, tmp / "all", merge=opts))
+    build_index(cfg(files[:cut], tmp / "A"))  # no shared vocabulary: each build finds its own names
+    build_index(cfg(files[cut:], tmp / "B"))
+    merge([tmp / "A", tmp / "B"], tmp / "AB", opts)
     files_equal(tmp / "all", tmp / "AB")
 
 
-def test_workers_and_ranks_give_the_same_index(tmp_path, gazetteer):
+def test_merge_of_gazetteer_parts(tmp_path, gazetteer):
+    files = shard(tmp_path, DOCS * 2, 3)
+    build_index(cfg(files, tmp_path / "all", gazetteer))
+    build_index(cfg(files[:1], tmp_path / "A", gazetteer))
+    build_index(cfg(files[1:], tmp_path / "B", gazetteer))
+    merge([tmp_path / "A", tmp_path / "B"], tmp_path / "AB", SMALL)
+    files_equal(tmp_path / "all", tmp_path / "AB")
+    assert Index.open(tmp_path / "AB").entity("MSFT").name == "Microsoft"  # the aliases survive the merge
+
+
+def test_workers_and_ranks_give_the_same_index(tmp_path):
     files = shard(tmp_path, DOCS * 3, 5)
-    build_index(cfg(files, tmp_path / "w1", gazetteer, workers=1))
-    vocab = tmp_path / "w1" / "vocab.jsonl"
-    build_index(cfg(files, tmp_path / "w2", vocab_file=vocab, workers=2))
+    build_index(cfg(files, tmp_path / "w1", workers=1, merge=PRUNED))
+    build_index(cfg(files, tmp_path / "w2", workers=2, merge=PRUNED))
     files_equal(tmp_path / "w1", tmp_path / "w2")
-    for rank in range(3):
-        r = build_index(cfg(files, tmp_path / "ranks", vocab_file=vocab, rank=rank, world_size=3))
+    for rank in range(3):  # --world-size > 1 needs no shared vocabulary any more
+        r = build_index(cfg(files, tmp_path / "ranks", rank=rank, world_size=3))
         assert r.merged is None and r.shards == len(files[rank::3])
     assert not (tmp_path / "ranks" / "manifest.json").exists()
-    merge([tmp_path / "ranks"], tmp_path / "ranks", SMALL)
+    merge([tmp_path / "ranks"], tmp_path / "ranks", PRUNED)
     files_equal(tmp_path / "w1", tmp_path / "ranks")
+    with pytest.raises(CoocError, match=r"--rank must be in \[0, 3\)"):
+        build_index(cfg(files, tmp_path / "bad", rank=3, world_size=3))
 
 
-def test_world_size_needs_a_shared_vocabulary(tmp_path, gazetteer):
-    with pytest.raises(CoocError, match="cooc vocab"):
-        build_index(cfg(shard(tmp_path, DOCS, 2), tmp_path / "x", gazetteer, rank=0, world_size=2))
-
-
-def test_rerun_skips_finished_shards_and_reuses_them(tmp_path, gazetteer):
+def test_rerun_skips_finished_shards_and_reuses_them(tmp_path):
     files = shard(tmp_path, DOCS * 2, 4)
-    first = build_index(cfg(files, tmp_path / "idx", gazetteer))
+    first = build_index(cfg(files, tmp_path / "idx"))
     assert first.shards_counted == 4
-    again = build_index(cfg(files, tmp_path / "idx", gazetteer, force=True))
+    again = build_index(cfg(files, tmp_path / "idx", force=True))
     assert again.shards_counted == 0
-    files[1].write_text(files[1].read_text() + json.dumps({"text": "Paris and Seattle"}) + "\n")
-    changed = build_index(cfg(files, tmp_path / "idx", gazetteer, force=True))
+    files[1].write_text(files[1].read_text() + json.dumps({"text": "from Paris to Seattle"}) + "\n")
+    changed = build_index(cfg(files, tmp_path / "idx", force=True))
     assert changed.shards_counted == 1 and changed.merged.documents == first.merged.documents + 1
+    idx = Index.open(tmp_path / "idx")
+    assert idx.pair(idx.entity("Paris").id, idx.entity("Seattle").id).docs == 1  # 2 apart in the new document
 
 
 def test_merge_refuses_mismatched_parts(tmp_path, gazetteer, corpus_files):
-    build_index(cfg([corpus_files["jsonl"]], tmp_path / "a", gazetteer))
-    vocab = tmp_path / "a" / "vocab.jsonl"
-    wide = cfg([corpus_files["parquet"]], tmp_path / "b", vocab_file=vocab)
-    wide.window = 50
-    build_index(wide)
+    build_index(cfg([corpus_files["jsonl"]], tmp_path / "a"))
+    build_index(cfg([corpus_files["parquet"]], tmp_path / "b", window=50))
     with pytest.raises(CoocError, match="differs in window"):
         merge([tmp_path / "a", tmp_path / "b"], tmp_path / "ab", SMALL)
-    other = tmp_path / "other.tsv"
-    other.write_text("Paris\nLondon\n")
-    build_index(cfg([corpus_files["parquet"]], tmp_path / "c", other))
-    with pytest.raises(CoocError, match="different vocabulary"):
+    build_index(cfg([corpus_files["parquet"]], tmp_path / "c", gazetteer))
+    with pytest.raises(CoocError, match="differs in gazetteer"):
         merge([tmp_path / "a", tmp_path / "c"], tmp_path / "ac", SMALL)
+    build_index(cfg([corpus_files["parquet"]], tmp_path / "d", inner=False))
+    with pytest.raises(CoocError, match="differs in inner"):
+        merge([tmp_path / "a", tmp_path / "d"], tmp_path / "ad", SMALL)
     with pytest.raises(CoocError, match="no parts here"):
         merge([corpus_files["txt"]], tmp_path / "x", SMALL)
     shutil.copytree(tmp_path / "a" / "parts", tmp_path / "copy")
@@ -103,8 +119,20 @@ def test_merge_refuses_mismatched_parts(tmp_path, gazetteer, corpus_files):
         merge([tmp_path / "a", tmp_path / "copy"], tmp_path / "aa", SMALL)
 
 
-def test_pruned_pairs_answer_from_the_sketch(tmp_path, gazetteer, corpus_files):
-    build_index(cfg([corpus_files["jsonl"]], tmp_path / "p", gazetteer, merge=MergeOptions(min_pair_docs=2, sketch_mb=1)))
+def test_parts_of_different_files_merge_whatever_names_they_found(tmp_path, corpus_files):
+    """Two builds that found different names (no vocabulary in common) merge into the build of both."""
+    one = write_jsonl(tmp_path / "one.jsonl", DOCS[:4])
+    two = write_jsonl(tmp_path / "two.jsonl", DOCS[4:])
+    build_index(cfg([one], tmp_path / "A"))
+    build_index(cfg([two], tmp_path / "B"))
+    assert Index.open(tmp_path / "A").entity("Beatles") is None and Index.open(tmp_path / "B").entity("1975") is None
+    merge([tmp_path / "A", tmp_path / "B"], tmp_path / "AB", SMALL)
+    build_index(cfg([one, two], tmp_path / "both"))
+    files_equal(tmp_path / "both", tmp_path / "AB")
+
+
+def test_pruned_pairs_answer_from_the_sketch(tmp_path, corpus_files):
+    build_index(cfg([corpus_files["jsonl"]], tmp_path / "p", merge=MergeOptions(min_pair_docs=2, sketch_mb=1)))
     idx = Index.open(tmp_path / "p")
     e = {n: idx.entity(n).id for n in ("Paris", "France", "Bill Gates", "Microsoft", "Seattle")}
     kept = idx.pair(e["Paris"], e["France"])  # 2 documents: kept
@@ -114,44 +142,85 @@ def test_pruned_pairs_answer_from_the_sketch(tmp_path, gazetteer, corpus_files):
     assert pruned.bound is not None and 0 <= pruned.false_positive_rate <= 1
     never = idx.pair(e["Bill Gates"], e["Seattle"])
     assert (never.docs, never.source) == (0, "sketch")
+    assert [p.docs for p in idx.pairs(np.array([e["Paris"], e["Bill Gates"]]), np.array([e["France"], e["Seattle"]]))] \
+        == [2, 0]
     m = json.loads((tmp_path / "p" / "manifest.json").read_text())
-    assert m["counts"]["pairs"] == 4 and m["counts"]["pairs_kept"] == 1 and m["config"]["min_pair_docs"] == 2
+    assert m["counts"]["pairs"] == 16 and m["counts"]["pairs_kept"] == 1 and m["config"]["min_pair_docs"] == 2
 
 
-def test_dedup_exact_and_near(tmp_path, gazetteer):
+def test_dedup_exact_and_near(tmp_path):
     near = DOCS[1][1].replace("1975", "1976")
     files = shard(tmp_path, DOCS + DOCS[:2] + [("n", near)], 2)  # d1, d2 twice; d2 once more nearly
-    plain = build_index(cfg(files, tmp_path / "plain", gazetteer))
-    exact = build_index(cfg(files, tmp_path / "exact", gazetteer, dedup="exact"))
-    nearb = build_index(cfg(files, tmp_path / "near", gazetteer, dedup="near", dedup_threshold=0.5))
-    assert plain.merged.documents == 10
-    assert (exact.merged.documents, exact.merged.duplicates) == (8, 2)
-    # near also drops the 1976 variant of d2 (trigram Jaccard 7/13) and d7, whose word-trigram set
-    # {seattle x x, x x x, x x france} is the same as d6's
-    assert (nearb.merged.documents, nearb.merged.duplicates) == (6, 4)
+    plain = build_index(cfg(files, tmp_path / "plain"))
+    exact = build_index(cfg(files, tmp_path / "exact", dedup="exact"))
+    nearb = build_index(cfg(files, tmp_path / "near", dedup="near", dedup_threshold=0.5))
+    assert plain.merged.documents == 12
+    assert (exact.merged.documents, exact.merged.duplicates) == (10, 2)
+    # near also drops the 1976 variant of d2 (word-trigram Jaccard 6/12) and d7, whose word-trigram set
+    # {from seattle x, seattle x x, x x x, x x france} is the same as d6's
+    assert (nearb.merged.documents, nearb.merged.duplicates) == (8, 4)
     assert Index.open(tmp_path / "exact").entity("Bill Gates").docs == 1 + 1  # d2 and its near copy
     assert Index.open(tmp_path / "near").entity("Bill Gates").docs == 1
+    assert Index.open(tmp_path / "near").entity("Seattle").docs == 2  # d3, d6
+    assert Index.open(tmp_path / "plain").entity("1976").docs == 1 and Index.open(tmp_path / "near").entity("1976") is None
 
 
-def test_parts_survive_a_failing_shard(tmp_path, gazetteer):
+def test_parts_survive_a_failing_shard(tmp_path):
     files = shard(tmp_path, DOCS * 2, 3)
     bad = tmp_path / "shards" / "s99.jsonl"
     bad.write_text('{"body": "no text field"}\n')
     with pytest.raises(CoocError, match="s99.jsonl"):
-        build_index(cfg([*files, bad], tmp_path / "idx", gazetteer, workers=2))
+        build_index(cfg([*files, bad], tmp_path / "idx", workers=2))
     bad.unlink()
-    r = build_index(cfg(files, tmp_path / "idx", gazetteer, workers=2))
+    r = build_index(cfg(files, tmp_path / "idx", workers=2))
     assert r.shards_counted < 3  # the finished shards were kept
 
 
-def test_force_discards_parts_of_another_vocabulary(tmp_path, gazetteer, corpus_files):
-    build_index(cfg([corpus_files["jsonl"]], tmp_path / "idx", gazetteer))
-    other = tmp_path / "other.tsv"
-    other.write_text("Paris\nFrance\n")
+def test_force_discards_parts_counted_with_other_settings(tmp_path, gazetteer, corpus_files):
+    build_index(cfg([corpus_files["jsonl"]], tmp_path / "idx"))
     with pytest.raises(CoocError, match="an index already exists; pass --force"):
-        build_index(cfg([corpus_files["jsonl"]], tmp_path / "idx", other))
+        build_index(cfg([corpus_files["jsonl"]], tmp_path / "idx", gazetteer))
     (tmp_path / "idx" / "manifest.json").unlink()  # as if interrupted before publishing
-    with pytest.raises(CoocError, match="another vocabulary.*--force to discard them"):
-        build_index(cfg([corpus_files["jsonl"]], tmp_path / "idx", other))
-    r = build_index(cfg([corpus_files["jsonl"]], tmp_path / "idx", other, force=True))
-    assert r.shards_counted == 1 and r.merged.entities == 2
+    with pytest.raises(CoocError, match="other settings.*--force to discard them"):
+        build_index(cfg([corpus_files["jsonl"]], tmp_path / "idx", gazetteer))
+    r = build_index(cfg([corpus_files["jsonl"]], tmp_path / "idx", gazetteer, force=True))
+    assert r.shards_counted == 1 and r.merged.names == 12  # the gazetteer build (conftest GAZ_NAMES)
+
+
+def _sample_build(out, memory_mb, sketch_mb=1):
+    src = [str(SAMPLE / "wikipedia_vital_leads.jsonl.gz"), str(SAMPLE / "hotpotqa_knowledge.parquet")]
+    r = build_index(BuildConfig(src, out, read=ReadOptions(batch_size=64), window=-1, memory_mb=memory_mb,
+                                progress=False, merge=MergeOptions(sketch_mb=sketch_mb, min_pair_docs=2)))
+    runs = sorted(json.loads(p.read_text())["runs"] for p in (out / "parts").glob("*.done.json"))
+    return r, runs
+
+
+def test_a_small_memory_budget_spills_runs_that_merge_to_the_same_index(tmp_path):
+    """--memory-mb 16 (the least allowed): the tables of the sample (2 files, 4,000 documents, ~180,000 pairs
+    in the whole-document window) pass half the budget several times per shard; the runs sum to one run."""
+    r16, runs16 = _sample_build(tmp_path / "16", 16)
+    r1g, runs1g = _sample_build(tmp_path / "1024", 1024)
+    assert runs1g == [1, 1] and max(runs16) >= 2
+    assert r16.merged.pairs == r1g.merged.pairs > 150_000 and r16.merged.pairs_kept == r1g.merged.pairs_kept
+    files_equal(tmp_path / "16", tmp_path / "1024", files=COUNTS)
+
+
+def test_the_sketch_depends_only_on_the_pair_totals(tmp_path):
+    """A conservative-update sketch depends on the order of its updates: the merge adds the totals in key
+    order, so however the counts were split (runs, parts), a small sketch (many collisions) comes out the same."""
+    _sample_build(tmp_path / "16", 16, sketch_mb=0.25)
+    _sample_build(tmp_path / "1024", 1024, sketch_mb=0.25)
+    assert np.array_equal(np.load(tmp_path / "16" / "sketch.npy"), np.load(tmp_path / "1024" / "sketch.npy"))
+
+
+def test_display_names_are_reproducible(tmp_path):
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    for i, form in enumerate(["Paris", "PARIS", "Paris", "PARIS"]):
+        write_jsonl(shards / f"s{i}.jsonl", [(str(i), f"in {form} today")])
+    build_index(cfg([shards], tmp_path / "idx"))
+    seen = set()
+    for _ in range(12):  # both forms turn up within a few merges of the same parts
+        merge([tmp_path / "idx"], tmp_path / "idx", MergeOptions(force=True, sketch_mb=0.25))
+        seen.add(Index.open(tmp_path / "idx").entity("Paris").name)
+    assert len(seen) == 1, seen

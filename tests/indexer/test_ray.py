@@ -13,12 +13,12 @@ import pytest
 
 from cooc.indexer.build import BuildConfig, build_index
 from cooc.indexer.merge import MergeOptions
-from cooc.indexer.vocab import VocabConfig
 from tests.conftest import DOCS, write_jsonl
 
 ray = pytest.importorskip("ray")
 
-FILES = ("entities.docs.npy", "entities.mentions.npy", "pairs.keys.npy", "pairs.docs.npy", "sketch.npy")
+FILES = ("names.hash.npy", "names.docs.npy", "names.mentions.npy", "names.lower.npy", "names.flags.npy",
+         "pairs.keys.npy", "pairs.docs.npy", "sketch.npy")
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +28,18 @@ def ray_runtime():
     ray.shutdown()
 
 
-def cfg(files, out, gazetteer, **kw):
-    return BuildConfig([str(f) for f in files], out, vocab=VocabConfig(ner=False, gazetteer=gazetteer), window=10,
-                       progress=False, merge=MergeOptions(sketch_mb=0.25), **kw)
+def cfg(files, out, gazetteer=None, **kw):
+    """The default build, or with a gazetteer (loaded once per Ray worker process); pairs in 1 document are
+    pruned to the sketch, so that the sketch is compared too."""
+    return BuildConfig([str(f) for f in files], out, gazetteer=gazetteer, window=10, progress=False,
+                       merge=MergeOptions(sketch_mb=0.25, min_pair_docs=2), **kw)
 
 
 def shards(tmp_path: Path, n: int, repeat: int = 1) -> list[Path]:
     d = tmp_path / "shards"
     d.mkdir(exist_ok=True)
-    return [write_jsonl(d / f"s{i:02d}.jsonl", (DOCS[i % 7 :] + DOCS[: i % 7]) * repeat) for i in range(n)]
+    n_docs = len(DOCS)
+    return [write_jsonl(d / f"s{i:02d}.jsonl", (DOCS[i % n_docs :] + DOCS[: i % n_docs]) * repeat) for i in range(n)]
 
 
 def same_index(a: Path, b: Path) -> None:
@@ -64,9 +67,9 @@ def _ray_task_pids() -> list[int]:
     return pids
 
 
-def test_killed_worker_is_retried_and_counts_are_right(tmp_path, gazetteer, ray_runtime):
+def test_killed_worker_is_retried_and_counts_are_right(tmp_path, ray_runtime):
     files = shards(tmp_path, 4, repeat=3000)  # tasks long enough to be caught running
-    build_index(cfg(files, tmp_path / "local", gazetteer, workers=1))
+    build_index(cfg(files, tmp_path / "local", workers=1))
     killed: list[int] = []
 
     def killer():
@@ -80,33 +83,33 @@ def test_killed_worker_is_retried_and_counts_are_right(tmp_path, gazetteer, ray_
 
     t = threading.Thread(target=killer)
     t.start()
-    r = build_index(cfg(files, tmp_path / "ray", gazetteer, executor="ray", max_retries=3))
+    r = build_index(cfg(files, tmp_path / "ray", executor="ray", max_retries=3))
     t.join()
     assert killed, "no running Ray task was found to kill"
     assert r.failed == []
     same_index(tmp_path / "local", tmp_path / "ray")
 
 
-def test_corrupt_shard_is_reported_while_the_others_are_merged(tmp_path, gazetteer, ray_runtime):
+def test_corrupt_shard_is_reported_while_the_others_are_merged(tmp_path, ray_runtime):
     files = shards(tmp_path, 3)
     good = write_jsonl(tmp_path / "big.jsonl.gz", DOCS * 50, opener=gzip.open)
     bad = tmp_path / "shards" / "cut.jsonl.gz"
     bad.write_bytes(good.read_bytes()[:200])
-    r = build_index(cfg([*files, bad], tmp_path / "idx", gazetteer, executor="ray", max_retries=1))
+    r = build_index(cfg([*files, bad], tmp_path / "idx", executor="ray", max_retries=1))
     assert [Path(f.file).name for f in r.failed] == ["cut.jsonl.gz"]
     assert "truncated or corrupt" in r.failed[0].error
     assert r.merged is not None and r.merged.documents == 3 * len(DOCS) and r.merged.parts == 3
     bad.unlink()
-    again = build_index(cfg(files, tmp_path / "idx", gazetteer, executor="ray", force=True))
+    again = build_index(cfg(files, tmp_path / "idx", executor="ray", force=True))
     assert again.shards_counted == 0 and again.failed == []
 
 
-def test_without_ray_the_executor_says_what_to_install(tmp_path, gazetteer, monkeypatch):
+def test_without_ray_the_executor_says_what_to_install(tmp_path, monkeypatch):
     import sys
 
     from cooc.indexer.errors import CoocError
 
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     with pytest.raises(CoocError, match=r"--executor ray needs Ray: pip install 'cooc\[ray\]'"):
-        build_index(cfg(shards(tmp_path, 1), tmp_path / "idx", gazetteer, executor="ray"))
+        build_index(cfg(shards(tmp_path, 1), tmp_path / "idx", executor="ray"))
     assert not (tmp_path / "idx").exists()  # refused before any work

@@ -75,13 +75,13 @@ def test_resolve_inputs(tmp_path, corpus_files):
     with pytest.raises(ReadError, match="unsupported file type"):
         resolve_inputs([str(tmp_path / "x.csv")])
     files = resolve_inputs([str(corpus_files["txt"]), str(corpus_files["txt"] / "d1.txt")])
-    assert [f.name for f in files] == [f"d{i}.txt" for i in range(1, 8)]
+    assert [f.name for f in files] == [f"d{i}.txt" for i in range(1, 10)]
 
 
-def test_skips_are_reported_in_the_manifest(tmp_path, gazetteer):
+def test_skips_are_reported_in_the_manifest(tmp_path):
     path = tmp_path / "c.jsonl"
     path.write_text('{"text": "Paris and France"}\n{"text": 7}\nnot json\n')
-    result = build([path], tmp_path / "idx", gazetteer)
+    result = build([path], tmp_path / "idx")
     assert result.merged.documents == 1 and result.merged.skipped == {"non_string_text": 1, "bad_json": 1}
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
     assert manifest["corpus"]["skipped"] == {"non_string_text": 1, "bad_json": 1}

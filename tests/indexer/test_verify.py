@@ -2,43 +2,72 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 
+from cooc.indexer.merge import MergeOptions
 from cooc.indexer.store import file_sha256
 from cooc.indexer.verify import verify_index
+from tests.conftest import build
 
 
-def copy(golden_index, tmp_path):
+@pytest.fixture(scope="module")
+def pruned_index(tmp_path_factory, corpus_files):
+    """The golden documents with pairs in 1 document pruned to the sketch (the only index with a sketch)."""
+    out = tmp_path_factory.mktemp("pruned") / "idx"
+    build([corpus_files["jsonl"]], out, merge=MergeOptions(min_pair_docs=2, sketch_mb=1))
+    return out
+
+
+def copy(index, tmp_path):
     """A copy of the index and the directory of its current data files."""
     out = tmp_path / "idx"
-    shutil.copytree(golden_index, out)
+    shutil.copytree(index, out, symlinks=True)
     return out / json.loads((out / "manifest.json").read_text())["data_dir"]
 
 
-def test_an_intact_index_verifies(golden_index):
-    assert verify_index(golden_index) == []
+def rewrite(data, name, array) -> None:
+    """Save an array and give the manifest its new checksum: a change behind valid checksums."""
+    np.save(data / name, array)
+    m = json.loads((data.parent / "manifest.json").read_text())
+    m["files"][name] = {"bytes": (data / name).stat().st_size, "sha256": file_sha256(data / name)}
+    (data.parent / "manifest.json").write_text(json.dumps(m))
+
+
+def test_an_intact_index_verifies(golden_index, pruned_index):
+    assert verify_index(golden_index) == [] and verify_index(pruned_index) == []
     m = json.loads((golden_index / "manifest.json").read_text())
-    assert set(m["files"]) >= {"index.duckdb", "pairs.keys.npy", "sketch.npy", "vocab.jsonl"}
+    assert set(m["files"]) >= {"index.duckdb", "names.hash.npy", "names.docs.npy", "names.text.bin", "pairs.keys.npy"}
+    assert "sketch.npy" not in m["files"]  # a complete exact table needs no sketch
+    assert "sketch.npy" in json.loads((pruned_index / "manifest.json").read_text())["files"]
 
 
-def test_a_changed_file_is_caught(golden_index, tmp_path):
-    idx = copy(golden_index, tmp_path)
-    docs = np.load(idx / "pairs.docs.npy")
+def test_a_changed_file_is_caught(pruned_index, tmp_path):
+    data = copy(pruned_index, tmp_path)
+    docs = np.load(data / "pairs.docs.npy")
     docs[0] += 1
-    np.save(idx / "pairs.docs.npy", docs)
-    assert verify_index(idx.parent) == ["pairs.docs.npy: checksum mismatch (the file changed after the build)"]
-    (idx / "sketch.npy").unlink()
-    assert "sketch.npy: missing" in verify_index(idx.parent)
+    np.save(data / "pairs.docs.npy", docs)
+    assert verify_index(data.parent) == ["pairs.docs.npy: checksum mismatch (the file changed after the build)"]
+    (data / "sketch.npy").unlink()
+    assert "sketch.npy: missing" in verify_index(data.parent)
 
 
-def test_invariants_are_checked_behind_valid_checksums(golden_index, tmp_path):
-    idx = copy(golden_index, tmp_path)
-    docs = np.load(idx / "pairs.docs.npy")
-    docs[0] = 99  # more documents than either entity has
-    np.save(idx / "pairs.docs.npy", docs)
-    m = json.loads((idx.parent / "manifest.json").read_text())
-    m["files"]["pairs.docs.npy"] = {"bytes": (idx / "pairs.docs.npy").stat().st_size,
-                                    "sha256": file_sha256(idx / "pairs.docs.npy")}
-    (idx.parent / "manifest.json").write_text(json.dumps(m))
-    problems = verify_index(idx.parent)
-    assert any("more documents than one of their entities" in p for p in problems)
+def test_invariants_are_checked_behind_valid_checksums(pruned_index, tmp_path):
+    data = copy(pruned_index, tmp_path)
+    docs = np.load(data / "pairs.docs.npy")
+    docs[0] = 99  # more documents than either name has
+    rewrite(data, "pairs.docs.npy", docs)
+    problems = verify_index(data.parent)
+    assert any("more documents than one of their names" in p for p in problems)
     assert any("sketch reads below the exact count" in p for p in problems)
+
+
+def test_name_invariants(golden_index, tmp_path):
+    data = copy(golden_index, tmp_path)
+    hashes = np.load(data / "names.hash.npy")
+    rewrite(data, "names.hash.npy", hashes[::-1].copy())
+    assert "name hashes are not sorted and unique" in verify_index(data.parent)
+    data = copy(golden_index, tmp_path / "b")
+    mentions = np.load(data / "names.mentions.npy")
+    mentions[0] = 0
+    rewrite(data, "names.mentions.npy", mentions)
+    assert any("fewer mentions than documents" in p for p in verify_index(data.parent))
