@@ -67,7 +67,3 @@ def load_arrays(directory: Path) -> dict[str, np.ndarray]:
     """Every array memory-mapped: opening costs milliseconds whatever the number of names."""
     # plain ndarray views of the maps: np.memmap's subclass hooks cost microseconds per scalar lookup
     return {name: np.load(directory / file, mmap_mode="r").view(np.ndarray) for name, (file, _dtype) in ARRAYS.items()}
-
-
-def data_files() -> list[str]:
-    return [DUCKDB_FILE, SKETCH_FILE, NAMES_TEXT, *(f for f, _ in ARRAYS.values())]
