@@ -137,7 +137,8 @@ def _merge(o) -> MergeOptions:
               help="TSV/JSONL of names (aliases, labels) found in any case, besides every name the text writes.")
 @click.option("--vocab", "vocab_file", type=click.Path(path_type=Path),
               help="Count only the names of this list (a gazetteer, e.g. from `cooc vocab`) and nothing else.")
-@click.option("--no-inner", is_flag=True, help="A name with connectors ('Treaty of Paris') does not also count its parts.")
+@click.option("--no-inner", is_flag=True,
+              help="A name does not also count the names inside it ('Paris' of 'Treaty of Paris').")
 @click.option("--memory-mb", default=1024, show_default=True, type=click.FloatRange(min=16),
               help="Per worker: its count tables spill to a new run on disk past this.")
 @click.option("--workers", default=default_processes(), show_default=True, type=click.IntRange(min=1), help="Processes counting files in parallel.")

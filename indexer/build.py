@@ -58,7 +58,7 @@ class BuildConfig:
     read: ReadOptions = field(default_factory=ReadOptions)
     gazetteer: Path | None = None  # names to find in any case, with aliases, besides the rule's
     vocab_file: Path | None = None  # count exactly this list (a gazetteer) and nothing else
-    inner: bool = True  # a run with connectors also names its parts ("Treaty of Paris": "Paris")
+    inner: bool = True  # a name also counts the names inside it ("Paris" of "Treaty of Paris")
     window: int = 1000  # tokens between mention starts; WINDOW_DOC = whole document
     workers: int = 1
     rank: int = 0
