@@ -1075,8 +1075,9 @@ def name_hashes(name: str) -> tuple[int, int]:
 
 
 def name_hash_u64(name: str) -> np.uint64:
-    """name_hash as a numpy scalar, for searching uint64 arrays without a conversion."""
-    return _name_hashes_np(name)[0]
+    """name_hash as a numpy uint64, for searching uint64 arrays (numba returns a Python int, which
+    numpy would compare by converting the whole array)."""
+    return np.uint64(_name_hashes_np(name)[0])
 
 
 def name_hash(name: str) -> int:
