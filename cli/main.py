@@ -140,7 +140,7 @@ def _merge(o) -> MergeOptions:
 @click.option("--no-inner", is_flag=True,
               help="A name does not also count the names inside it ('Paris' of 'Treaty of Paris').")
 @click.option("--memory-mb", default=1024, show_default=True, type=click.FloatRange(min=16),
-              help="Per worker: its count tables spill to a new run on disk past this.")
+              help="Per worker (MiB): its count tables are written out as a new run before they can pass this.")
 @click.option("--workers", default=default_processes(), show_default=True, type=click.IntRange(min=1), help="Processes counting files in parallel.")
 @click.option("--rank", default=0, show_default=True, type=click.IntRange(min=0), help="This job's rank: it counts files[rank::world-size].")
 @click.option("--world-size", default=1, show_default=True, type=click.IntRange(min=1), help="Number of jobs; > 1 writes parts only (then `cooc merge`).")

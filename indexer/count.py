@@ -350,10 +350,9 @@ class ShardCounter:
             rt.abbreviations, rt.the_hash, rt.s_hash, g.keys, g.vals, g.mask, g.max_tokens, g.canon,
             self._names_t, self._rows, self._hashes, self._lower_t, self._pairs_t, self._sizes)
         self.documents += len(texts)
-        new = self._rows[before : int(self._sizes[Z_NAMES])]
-        raw = buf.tobytes()
-        self._names += [raw[s:e].decode("utf-8", "surrogatepass") for s, e in zip(new[:, E_FSTART].tolist(),
-                                                                               new[:, E_FEND].tolist(), strict=True)]
+        new = self._rows[before : int(self._sizes[Z_NAMES])]  # names first seen in this batch
+        self._names += [buf[s:e].tobytes().decode("utf-8", "surrogatepass")
+                        for s, e in zip(new[:, E_FSTART].tolist(), new[:, E_FEND].tolist(), strict=True)]
         if 2 * self.nbytes > self.memory_bytes:  # the next doubling of a table would pass the budget
             runs.append(self.run())
         return runs

@@ -637,6 +637,17 @@ def _run_spans(tok, th, words, r0, r1, blanked, skip_initial, inner, s_hash, spa
     return ns
 
 
+@nb.njit(inline="always", cache=True)
+def _emit_inner(tok, words, a, b, last, spans, ns):
+    """The inner name of words[a..b], without trailing periods, if acceptable."""
+    end = min(words[b, W_LAST], last)
+    while end > words[a, W_FIRST] and tok[end, T_PUNCT] == 46:
+        end -= 1
+    if _acceptable(tok, words[a, W_FIRST], end):
+        ns = _emit(spans, ns, words[a, W_FIRST], end, KIND_INNER)
+    return ns
+
+
 @nb.njit(cache=True)
 def _inner(tok, words, lo, hi, last, spans, ns):
     """Names inside the run words[lo..hi]: as `spans._inner_spans`, in the same order."""
@@ -649,27 +660,15 @@ def _inner(tok, words, lo, hi, last, spans, ns):
         pe = ps
         while pe < hi and words[pe + 1, W_CONN] == 0:
             pe += 1
-        n = pe - ps + 1
-        if n > MAX_INNER_WORDS:  # a long part gives only itself (and no quadratic loop over its words)
+        if pe - ps + 1 > MAX_INNER_WORDS:  # a long part gives only itself (no quadratic loop over its words)
             if not (ps == lo and pe == hi):
-                end = min(words[pe, W_LAST], last)
-                while end > words[ps, W_FIRST] and tok[end, T_PUNCT] == 46:
-                    end -= 1
-                if _acceptable(tok, words[ps, W_FIRST], end):
-                    ns = _emit(spans, ns, words[ps, W_FIRST], end, KIND_INNER)
-            ps = pe + 1
-            continue
-        for a in range(ps, pe + 1):
-            for b in range(pe, a - 1, -1):
-                if (b - a + 1 < MIN_INNER_WORDS and not (a == ps and b == pe)) or (a == lo and b == hi):
-                    continue
-                if n > MAX_INNER_WORDS and not (a == ps and b == pe):
-                    continue
-                end = min(words[b, W_LAST], last)
-                while end > words[a, W_FIRST] and tok[end, T_PUNCT] == 46:
-                    end -= 1
-                if _acceptable(tok, words[a, W_FIRST], end):
-                    ns = _emit(spans, ns, words[a, W_FIRST], end, KIND_INNER)
+                ns = _emit_inner(tok, words, ps, pe, last, spans, ns)
+        else:
+            for a in range(ps, pe + 1):
+                for b in range(pe, a - 1, -1):
+                    if (b - a + 1 < MIN_INNER_WORDS and not (a == ps and b == pe)) or (a == lo and b == hi):
+                        continue  # too short, or the run itself
+                    ns = _emit_inner(tok, words, a, b, last, spans, ns)
         ps = pe + 1
     return ns
 
@@ -1023,35 +1022,16 @@ def _insert(keys, vals, mask, h, value):
 
 
 @nb.njit(cache=True)
-def _key_hashes(buf, the_hash, s_hash):
-    """Token hashes of a name's key, and its (identity, check) hashes; one kernel call per name."""
-    n_bytes = buf.shape[0]
-    tok = np.empty((n_bytes + 1, _T_COLS), dtype=np.int64)
-    th = np.empty(n_bytes + 1, dtype=np.uint64)
-    n = tokenize(buf, 0, n_bytes, tok, th, True)
-    if n == 0:
-        return th[:0].copy(), np.uint64(0), np.uint64(0)
-    kf, kl = key_range(tok, th, 0, n - 1, the_hash, s_hash)
-    if kl < kf:
-        return th[:0].copy(), np.uint64(0), np.uint64(0)
-    h1, h2 = seq_hash(th, kf, kl)
-    return th[kf : kl + 1].copy(), h1, h2
-
-
-def _key(name: str) -> tuple[np.ndarray, int, int]:
-    rt = rule_tables()
-    return _key_hashes(np.frombuffer(utf8(ref.prepare(name)), dtype=np.uint8), rt.the_hash, rt.s_hash)
-
-
-@nb.njit(cache=True)
-def _hashes_into(buf, tok, th, the_hash, s_hash):
+def _key_hashes(buf, tok, th, the_hash, s_hash):
+    """A name's key tokens th[kf..kl] and its (identity, check) hashes; one kernel call per name."""
     n = tokenize(buf, 0, buf.shape[0], tok, th, True)
     if n <= 0:
-        return np.uint64(0), np.uint64(0)
+        return 0, -1, np.uint64(0), np.uint64(0)
     kf, kl = key_range(tok, th, 0, n - 1, the_hash, s_hash)
     if kl < kf:
-        return np.uint64(0), np.uint64(0)
-    return seq_hash(th, kf, kl)
+        return 0, -1, np.uint64(0), np.uint64(0)
+    h1, h2 = seq_hash(th, kf, kl)
+    return kf, kl, h1, h2
 
 
 _SHORT = 256  # names up to this many bytes hash in preallocated scratch (a lookup costs microseconds)
@@ -1059,25 +1039,26 @@ _SHORT_TOK = np.empty((_SHORT + 1, _T_COLS), dtype=np.int64)
 _SHORT_TH = np.empty(_SHORT + 1, dtype=np.uint64)
 
 
-def _name_hashes_np(name: str) -> tuple[np.uint64, np.uint64]:
-    data = utf8(ref.prepare(name))
-    if len(data) > _SHORT:
-        _, h1, h2 = _key(name)
-        return h1, h2
+def _key(name: str) -> tuple[np.ndarray, np.uint64, np.uint64]:
+    """(key token hashes, identity, check hash) of a name."""
+    data = np.frombuffer(utf8(ref.prepare(name)), dtype=np.uint8)
+    tok, th = (_SHORT_TOK, _SHORT_TH) if data.shape[0] <= _SHORT else \
+        (np.empty((data.shape[0] + 1, _T_COLS), dtype=np.int64), np.empty(data.shape[0] + 1, dtype=np.uint64))
     rt = rule_tables()
-    return _hashes_into(np.frombuffer(data, dtype=np.uint8), _SHORT_TOK, _SHORT_TH, rt.the_hash, rt.s_hash)
+    kf, kl, h1, h2 = _key_hashes(data, tok, th, rt.the_hash, rt.s_hash)
+    return th[kf : kl + 1].copy(), np.uint64(h1), np.uint64(h2)
 
 
 def name_hashes(name: str) -> tuple[int, int]:
     """(identity, check hash) of a name as the index keys it; (0, 0) when nothing is left of it."""
-    h1, h2 = _name_hashes_np(name)
+    _, h1, h2 = _key(name)
     return int(h1), int(h2)
 
 
 def name_hash_u64(name: str) -> np.uint64:
     """name_hash as a numpy uint64, for searching uint64 arrays (numba returns a Python int, which
     numpy would compare by converting the whole array)."""
-    return np.uint64(_name_hashes_np(name)[0])
+    return _key(name)[1]
 
 
 def name_hash(name: str) -> int:
@@ -1105,6 +1086,12 @@ class Found:
     end: np.ndarray
     hash: np.ndarray  # uint64 identity
     ntokens: np.ndarray  # int64 tokens per text
+    buf: np.ndarray  # the packed texts (`pack_texts`), for `name` and `ngrams`
+    offsets: np.ndarray
+
+    def name(self, i: int) -> str:
+        """Mention i as the text writes it (its key tokens)."""
+        return self.buf[self.start[i] : self.end[i]].tobytes().decode("utf-8", "surrogatepass")
 
 
 def find_batch(texts: Sequence[str], skip_sentence_initial: bool | Sequence[bool] = True, inner: bool = True,
@@ -1117,11 +1104,15 @@ def find_batch(texts: Sequence[str], skip_sentence_initial: bool | Sequence[bool
     g = gazetteer or Gazetteer.empty()
     res, res_h, ntokens = _find_batch(buf, offsets, rules, skip, inner, rt.stop, rt.connectors, rt.abbreviations,
                                       rt.the_hash, rt.s_hash, g.keys, g.vals, g.mask, g.max_tokens, g.canon)
-    return Found(res[:, 0], res[:, 1], res[:, 2], res[:, 3], res[:, 4], res[:, 5], res_h[:, 0], ntokens)
+    return Found(res[:, 0], res[:, 1], res[:, 2], res[:, 3], res[:, 4], res[:, 5], res_h[:, 0], ntokens, buf, offsets)
 
 
-def ngrams(texts: Sequence[str], max_n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rows of (text, first token, tokens, key tokens), hashes) of every word n-gram up to max_n tokens."""
-    buf, offsets = pack_texts(texts)
+def ngrams(texts: Sequence[str], max_n: int, packed: tuple[np.ndarray, np.ndarray] | None = None
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """(rows of (text, first token, tokens, key tokens), hashes) of every word n-gram up to max_n tokens.
+
+    packed: the texts already packed (`Found.buf`, `Found.offsets`), so a batch is prepared once.
+    """
+    buf, offsets = packed if packed is not None else pack_texts(texts)
     rt = rule_tables()
     return _ngrams(buf, offsets, max_n, rt.the_hash, rt.s_hash)

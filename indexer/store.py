@@ -69,14 +69,6 @@ def write_json_atomic(path: Path, obj: dict) -> None:
     os.replace(tmp, path)
 
 
-def _key(name: str) -> str:
-    """normalize_key(name), with a fast path for a clean ASCII name (most names: the rule trims them)."""
-    if name.isascii() and name[:1].isalnum() and name[-1:].isalnum() and name[:4].lower() != "the " \
-            and "'" not in name[-2:] and len(name.split()) == name.count(" ") + 1:  # single spaces only
-        return name.lower()
-    return normalize_key(name)
-
-
 def _duckdb_tables(t: NameTable, pairs: Pairs, manifest: dict) -> dict[str, pa.Table]:
     n = t.hash.shape[0]
     a, b = split_keys(pairs.keys)
@@ -84,7 +76,7 @@ def _duckdb_tables(t: NameTable, pairs: Pairs, manifest: dict) -> dict[str, pa.T
         "names": pa.table({
             "id": pa.array(np.arange(n, dtype=np.int32)),
             "hash": pa.array(t.hash, pa.uint64()),
-            "key": [_key(x) for x in t.names],
+            "key": [normalize_key(x) for x in t.names],
             "name": t.names,
             "label": [t.labels[c] for c in t.label.tolist()],
             "docs": pa.array(t.docs, pa.int64()),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cooc.indexer.names import find_batch, ngrams, pack_texts
+from cooc.indexer.names import find_batch, ngrams
 
 from .index import EntityCount, Index
 
@@ -68,7 +68,7 @@ def find_entities_many(index: Index, texts: Sequence[str | None], skip_sentence_
     a name (questions: "Musician and ..."); answers pass False, where it is often the answer itself."""
     texts = [t or "" for t in texts]
     found = find_batch(texts, list(skip_sentence_initial), inner=True)
-    rows, gram_hash = ngrams(texts, min(MAX_NGRAM, max(1, index.max_tokens)))
+    rows, gram_hash = ngrams(texts, min(MAX_NGRAM, max(1, index.max_tokens)), (found.buf, found.offsets))
     rule_ids = index.ids(found.hash)
     rule_common = index.is_common(rule_ids)
     gram_ids = index.ids(gram_hash)
@@ -77,8 +77,6 @@ def find_entities_many(index: Index, texts: Sequence[str | None], skip_sentence_
     if rows.size:
         keep &= (rows[:, 3] >= 2) | ~cased[rows[:, 0]]  # one lowercase word is a name only in lowercase text
     rows, gram_ids = rows[keep], gram_ids[keep]
-    buf, _ = pack_texts(texts)
-    raw = buf.tobytes()
     every_name = index.counts_every_name  # an index of a fixed list knows nothing of names off the list
     by_doc_rule = np.searchsorted(found.doc, np.arange(len(texts) + 1))
     by_doc_gram = np.searchsorted(rows[:, 0], np.arange(len(texts) + 1)) if rows.size else np.zeros(len(texts) + 1, int)
@@ -96,7 +94,7 @@ def find_entities_many(index: Index, texts: Sequence[str | None], skip_sentence_
         unseen = []
         for k, i in enumerate(range(r0, r1)):
             if every_name and rule_ids[i] < 0 and k not in covered:
-                name = raw[found.start[i] : found.end[i]].decode("utf-8", "surrogatepass")
+                name = found.name(i)
                 if name not in unseen:
                     unseen.append(name)
         out.append(Found(list(known.values()), unseen))
