@@ -60,7 +60,7 @@ def normalize_key(name: str) -> str:
     Returns "" for names with nothing matchable left (callers drop those).
     """
     if name.isascii() and name[:1].isalnum() and name[-1:].isalnum() and name[:4].lower() != "the " \
-            and "'" not in name[-2:] and len(name.split()) == name.count(" ") + 1:
+            and "'" not in name[-2:] and " ".join(name.split()) == name:
         return name.lower()  # a clean ASCII name, as most are (the rule trims names): nothing else to do
     key = _SPACES.sub(" ", normalize_text(name)).strip()
     previous = None

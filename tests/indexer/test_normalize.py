@@ -1,4 +1,4 @@
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cooc.indexer.normalize import normalize_key, normalize_text
@@ -38,3 +38,10 @@ def test_utf8_equals_surrogatepass_encoding_for_any_text(s):
 
     for text in (s, s + "\ud800", "\udfff" + s):  # lone surrogates: valid in JSON escapes and in str
         assert utf8(text) == text.encode("utf-8", "surrogatepass")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="abcXYZ019 '_.&-\t", min_size=1, max_size=12))
+def test_the_clean_ascii_fast_path_equals_the_full_normalization(name):
+    # a leading space takes the full path (an edge that is not alphanumeric), which strips it
+    assert normalize_key(name) == normalize_key(" " + name)
