@@ -10,7 +10,7 @@ writing (`store.py`), verifying (`verify.py`) and opening (`cooc.scorer.index`).
     gen-N/names.lower.npy     int64 lowercase uses of a one-word name ("film")   never a SQL round trip
     gen-N/names.flags.npy     uint8 kinds found as (bits 0-4: name, title, number, inner, gazetteer),
                               bit 7: a common word (one word the corpus mostly writes in lowercase)
-    gen-N/names.label.npy     uint8 code into manifest["labels"]
+    gen-N/names.label.npy     uint16 code into manifest["labels"]
     gen-N/names.text.bin      UTF-8 display names, concatenated; names.offsets.npy (int64, n + 1) cuts them
     gen-N/aliases.hash.npy    uint64 gazetteer alias hashes, sorted; aliases.id.npy their name ids
     gen-N/pairs.keys.npy      uint64 a << 32 | b (name ids, a < b), sorted
@@ -44,7 +44,7 @@ ARRAYS = {
     "mentions": ("names.mentions.npy", np.int64),
     "lower": ("names.lower.npy", np.int64),
     "flags": ("names.flags.npy", np.uint8),
-    "label": ("names.label.npy", np.uint8),
+    "label": ("names.label.npy", np.uint16),
     "offsets": ("names.offsets.npy", np.int64),
     "alias_hash": ("aliases.hash.npy", np.uint64),
     "alias_id": ("aliases.id.npy", np.int64),

@@ -138,7 +138,9 @@ def _label_of(kinds: np.ndarray, labels: list[str]) -> tuple[np.ndarray, list[st
             out.append(NAME_LABEL)
     vocab = sorted(set(out) | set(names))
     code = {lab: i for i, lab in enumerate(vocab)}
-    return np.array([code[x] for x in out], dtype=np.uint8), vocab
+    if len(vocab) > 1 << 16:
+        raise CoocError(f"the gazetteer has {len(vocab):,} distinct labels; at most 65,536 are supported")
+    return np.array([code[x] for x in out], dtype=np.uint16), vocab
 
 
 def merge_names(con: duckdb.DuckDBPyConnection, parts: list[tuple[Path, dict]]) -> tuple[NameTable, int, int]:

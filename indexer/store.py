@@ -50,7 +50,7 @@ class NameTable:
     mentions: np.ndarray  # int64
     lower: np.ndarray  # int64 lowercase uses (one-word names)
     flags: np.ndarray  # uint8 kinds | COMMON_FLAG
-    label: np.ndarray  # uint8 code into labels
+    label: np.ndarray  # uint16 code into labels
     names: list[str]
     labels: list[str]
     alias_hash: np.ndarray  # uint64 sorted
