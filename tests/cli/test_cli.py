@@ -14,11 +14,12 @@ from click.testing import CliRunner
 from cooc.cli.main import cli
 from cooc.indexer.normalize import normalize_key
 from cooc.scorer import Index
+from tests.helpers import run_cooc
 from tests.scorer.corpus import ALIAS_DOCS, DOCS, GAZETTEER, build, write_docs
 
 
 def run(*args, ok=True):
-    proc = subprocess.run([sys.executable, "-m", "cooc.cli.main", *map(str, args)], capture_output=True, text=True)
+    proc = run_cooc(*args)
     assert "Traceback" not in proc.stderr + proc.stdout
     assert (proc.returncode == 0) == ok, proc.stderr
     return proc

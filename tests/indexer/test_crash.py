@@ -3,18 +3,14 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 
 from tests.conftest import DOCS, write_jsonl
+from tests.helpers import cooc_argv as cooc
 
 N_SHARDS = 24
-
-
-def cooc(*args):
-    return [sys.executable, "-m", "cooc.cli.main", *map(str, args)]
 
 
 def test_sigkill_then_rerun_equals_uninterrupted_build(tmp_path):
@@ -65,12 +61,12 @@ def test_sigkill_during_merge_leaves_the_old_or_the_new_index(tmp_path):
 
     rng = random.Random(7)
     interrupted = 0
-    for trial in range(8):
+    for trial in range(8):  # the first kill lands at 0.2 s, long before a merge can publish
         target = 2000 if trial % 2 == 0 else 1  # every trial switches the index to the other state
         before = state()
         proc = subprocess.Popen(cooc("merge", out, "-o", out, "--force", "--min-pair-docs", target,
                                      "--sketch-mb", "16", "-q"), start_new_session=True)
-        time.sleep(rng.uniform(0.2, 4.0))  # a merge here takes ~3.5 s: some kills land before, some after publishing
+        time.sleep(0.2 if trial == 0 else rng.uniform(0.2, 4.0))  # a merge takes ~3.5 s: kills land before and after
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         after = state()
@@ -81,4 +77,4 @@ def test_sigkill_during_merge_leaves_the_old_or_the_new_index(tmp_path):
     final = Index.open(out).manifest
     assert final["config"]["min_pair_docs"] == 2000 and verify_index(out) == []
     assert len([p for p in out.iterdir() if p.name.startswith("gen-")]) == 1
-    print(f"{interrupted} of 8 kills left the previous index")  # timing decides; both outcomes are valid
+    assert interrupted > 0, "no kill landed before publishing: the test did not test an interrupted merge"

@@ -9,12 +9,11 @@ import json
 import random
 import resource
 import signal
-import subprocess
-import sys
 
 import pytest
 
 from cooc.scorer import Index
+from tests.helpers import run_cooc
 
 LIMIT = 400_000  # bytes per file: the small shard's part fits, the big shard's pairs do not
 
@@ -24,8 +23,7 @@ def cooc(*args, limit: int | None = None):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    return subprocess.run([sys.executable, "-m", "cooc.cli.main", *map(str, args)], capture_output=True, text=True,
-                          preexec_fn=cap if limit else None)
+    return run_cooc(*args, preexec_fn=cap if limit else None)
 
 
 @pytest.fixture

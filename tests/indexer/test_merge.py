@@ -12,30 +12,13 @@ from hypothesis import strategies as st
 from cooc.indexer.build import BuildConfig, build_index
 from cooc.indexer.errors import CoocError
 from cooc.indexer.merge import MergeOptions, merge
-from cooc.indexer.names import name_hash
 from cooc.indexer.read import ReadOptions
 from cooc.scorer import Index
 from tests.conftest import DOCS, SAMPLE, write_jsonl
+from tests.helpers import COUNT_FILES, same_index
 
-COUNTS = ("names.hash.npy", "names.check.npy", "names.docs.npy", "names.mentions.npy", "names.lower.npy",
-          "names.flags.npy", "names.label.npy", "pairs.keys.npy", "pairs.docs.npy", "aliases.hash.npy", "aliases.id.npy")
 SMALL = MergeOptions(sketch_mb=0.25)
 PRUNED = MergeOptions(sketch_mb=0.25, min_pair_docs=2)  # pairs in 1 document only in the sketch
-
-
-def files_equal(a, b, files=(*COUNTS, "sketch.npy")) -> None:
-    for f in files:
-        assert (a / f).exists() == (b / f).exists(), f
-        if (a / f).exists():  # the sketch is built only when the exact table is pruned (min_pair_docs > 1)
-            assert np.array_equal(np.load(a / f), np.load(b / f)), f
-    for d in (a, b):
-        idx = Index.open(d)
-        hashes = np.load(d / "names.hash.npy").tolist()
-        assert [name_hash(idx.name_of(i)) for i in range(idx.n_names)] == hashes  # a surface form of that name
-    ma, mb = (json.loads((d / "manifest.json").read_text()) for d in (a, b))
-    for key in ("documents", "tokens", "bytes"):
-        assert ma["corpus"][key] == mb["corpus"][key]
-    assert ma["counts"] == mb["counts"] and ma.get("sketch") == mb.get("sketch")
 
 
 def cfg(inputs, out, gazetteer=None, **kw) -> BuildConfig:
@@ -60,7 +43,7 @@ def test_merge_of_parts_equals_one_shot_build(tmp_path_factory, docs, n, data):
     build_index(cfg(files[:cut], tmp / "A"))  # no shared vocabulary: each build finds its own names
     build_index(cfg(files[cut:], tmp / "B"))
     merge([tmp / "A", tmp / "B"], tmp / "AB", opts)
-    files_equal(tmp / "all", tmp / "AB")
+    same_index(tmp / "all", tmp / "AB")
 
 
 def test_merge_of_gazetteer_parts(tmp_path, gazetteer):
@@ -69,7 +52,7 @@ def test_merge_of_gazetteer_parts(tmp_path, gazetteer):
     build_index(cfg(files[:1], tmp_path / "A", gazetteer))
     build_index(cfg(files[1:], tmp_path / "B", gazetteer))
     merge([tmp_path / "A", tmp_path / "B"], tmp_path / "AB", SMALL)
-    files_equal(tmp_path / "all", tmp_path / "AB")
+    same_index(tmp_path / "all", tmp_path / "AB")
     assert Index.open(tmp_path / "AB").entity("MSFT").name == "Microsoft"  # the aliases survive the merge
 
 
@@ -77,13 +60,13 @@ def test_workers_and_ranks_give_the_same_index(tmp_path):
     files = shard(tmp_path, DOCS * 3, 5)
     build_index(cfg(files, tmp_path / "w1", workers=1, merge=PRUNED))
     build_index(cfg(files, tmp_path / "w2", workers=2, merge=PRUNED))
-    files_equal(tmp_path / "w1", tmp_path / "w2")
+    same_index(tmp_path / "w1", tmp_path / "w2")
     for rank in range(3):  # --world-size > 1 needs no shared vocabulary any more
         r = build_index(cfg(files, tmp_path / "ranks", rank=rank, world_size=3))
         assert r.merged is None and r.shards == len(files[rank::3])
     assert not (tmp_path / "ranks" / "manifest.json").exists()
     merge([tmp_path / "ranks"], tmp_path / "ranks", PRUNED)
-    files_equal(tmp_path / "w1", tmp_path / "ranks")
+    same_index(tmp_path / "w1", tmp_path / "ranks")
     with pytest.raises(CoocError, match=r"--rank must be in \[0, 3\)"):
         build_index(cfg(files, tmp_path / "bad", rank=3, world_size=3))
 
@@ -128,7 +111,7 @@ def test_parts_of_different_files_merge_whatever_names_they_found(tmp_path, corp
     assert Index.open(tmp_path / "A").entity("Beatles") is None and Index.open(tmp_path / "B").entity("1975") is None
     merge([tmp_path / "A", tmp_path / "B"], tmp_path / "AB", SMALL)
     build_index(cfg([one, two], tmp_path / "both"))
-    files_equal(tmp_path / "both", tmp_path / "AB")
+    same_index(tmp_path / "both", tmp_path / "AB")
 
 
 def test_pruned_pairs_answer_from_the_sketch(tmp_path, corpus_files):
@@ -202,7 +185,7 @@ def test_a_small_memory_budget_spills_runs_that_merge_to_the_same_index(tmp_path
     r1g, runs1g = _sample_build(tmp_path / "1024", 1024)
     assert runs1g == [1, 1] and max(runs16) >= 2
     assert r16.merged.pairs == r1g.merged.pairs > 150_000 and r16.merged.pairs_kept == r1g.merged.pairs_kept
-    files_equal(tmp_path / "16", tmp_path / "1024", files=COUNTS)
+    same_index(tmp_path / "16", tmp_path / "1024", files=COUNT_FILES)
 
 
 def test_the_sketch_depends_only_on_the_pair_totals(tmp_path):

@@ -8,18 +8,14 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from cooc.indexer.build import BuildConfig, build_index
 from cooc.indexer.merge import MergeOptions
 from tests.conftest import DOCS, write_jsonl
+from tests.helpers import same_index
 
 ray = pytest.importorskip("ray")
-
-FILES = ("names.hash.npy", "names.docs.npy", "names.mentions.npy", "names.lower.npy", "names.flags.npy",
-         "pairs.keys.npy", "pairs.docs.npy", "sketch.npy")
-
 
 @pytest.fixture(scope="module")
 def ray_runtime():
@@ -40,11 +36,6 @@ def shards(tmp_path: Path, n: int, repeat: int = 1) -> list[Path]:
     d.mkdir(exist_ok=True)
     n_docs = len(DOCS)
     return [write_jsonl(d / f"s{i:02d}.jsonl", (DOCS[i % n_docs :] + DOCS[: i % n_docs]) * repeat) for i in range(n)]
-
-
-def same_index(a: Path, b: Path) -> None:
-    for f in FILES:
-        assert np.array_equal(np.load(a / f), np.load(b / f)), f
 
 
 def test_ray_build_equals_local_build(tmp_path, gazetteer, ray_runtime):
