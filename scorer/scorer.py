@@ -15,7 +15,7 @@ from cooc.indexer.normalize import normalize_key
 from .extract import Found, find_entities_many
 from .features import FEATURES, conditional, npmi, pmi
 from .index import Index
-from .policy import RARE_ENTITY, Evidence, get_policy
+from .policy import LONG_TAIL_MEAN, RARE_ENTITY, Evidence, get_policy
 
 
 @dataclass
@@ -186,7 +186,7 @@ class Scorer:
                 question=question, answer=answer, policy=self.policy, risk=round(decision.risk, 6),
                 confidence=round(1.0 - decision.risk, 6), reason=decision.reason, flags=flags,
                 entities=q_ents + a_ents, pairs=pairs, features=feats,
-                long_tail=bool(q_docs) and sum(q_docs) / len(q_docs) < 1000,
+                long_tail=bool(q_docs) and sum(q_docs) / len(q_docs) < LONG_TAIL_MEAN,
                 window=self.index.window, corpus_documents=n_docs,
             ))
         return reports

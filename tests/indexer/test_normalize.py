@@ -45,3 +45,11 @@ def test_utf8_equals_surrogatepass_encoding_for_any_text(s):
 def test_the_clean_ascii_fast_path_equals_the_full_normalization(name):
     # a leading space takes the full path (an edge that is not alphanumeric), which strips it
     assert normalize_key(name) == normalize_key(" " + name)
+
+
+def test_one_possessive_rule_for_keys_and_surface_forms():
+    from cooc.indexer.normalize import strip_possessive
+
+    assert [strip_possessive(t) for t in ("Paris's", "Paris\u2019s", "Jesus'", "Paris", "'s")] == \
+        ["Paris", "Paris", "Jesus", "Paris", "'s"]
+    assert normalize_key("Paris\u2019s") == normalize_key("Paris's") == "paris"

@@ -54,3 +54,17 @@ def test_hll_estimate_is_close():
     reg = hll_registers(keys[:120_000])
     reg = hll_registers(keys[80_000:], reg)  # union of overlapping halves
     assert abs(hll_estimate(reg) - 200_000) / 200_000 < 0.03
+
+
+def test_bad_shapes_are_one_line_cooc_errors(tmp_path):
+    import pytest
+
+    from cooc.indexer.errors import CoocError, IndexFormatError
+
+    with pytest.raises(CoocError, match="too small for depth 4"):
+        SketchShape.from_mb(0.00001, depth=4)
+    with pytest.raises(CoocError, match="depth must be >= 1"):
+        SketchShape.from_mb(1, depth=0)
+    np.save(tmp_path / "sketch.npy", np.zeros((2, 8), np.uint32))
+    with pytest.raises(IndexFormatError, match="does not match the manifest; rebuild"):
+        CountMinSketch.load(tmp_path / "sketch.npy", SketchShape.from_mb(1))
