@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from .atomic import atomic_path
 from .count import WINDOW_DOC
 from .dedup import plan_dedup
 from .errors import CoocError
@@ -151,10 +152,9 @@ def part_settings(cfg: BuildConfig, fingerprint: str | None = None) -> PartSetti
 
 def _write_aliases(parts_dir: Path, gazetteer: LoadedGazetteer) -> None:
     alias, canon = alias_arrays(gazetteer)
-    tmp = parts_dir / f".{ALIASES_FILE}.tmp-{os.getpid()}"
-    pq.write_table(pa.table({"alias_hash": pa.array(alias, pa.uint64()), "canonical_hash": pa.array(canon, pa.uint64())}),
-                   tmp)
-    os.replace(tmp, parts_dir / ALIASES_FILE)
+    with atomic_path(parts_dir / ALIASES_FILE) as tmp:
+        pq.write_table(pa.table({"alias_hash": pa.array(alias, pa.uint64()),
+                                 "canonical_hash": pa.array(canon, pa.uint64())}), tmp)
 
 
 def _clear_stale_parts(parts_dir: Path, settings: PartSettings, force: bool) -> None:

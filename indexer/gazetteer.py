@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path
 from .errors import ReadError
 from .names import Gazetteer, name_hashes
 
@@ -69,11 +70,9 @@ def read_gazetteer(path: Path) -> list[GazetteerEntry]:
 
 
 def write_gazetteer(path: Path, entries: list[GazetteerEntry]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for e in entries:
             fh.write(json.dumps({"name": e.name, "aliases": list(e.aliases), "label": e.label}, ensure_ascii=False) + "\n")
-    tmp.replace(path)
 
 
 @dataclass

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .atomic import atomic_path, write_json_atomic
 from .count import Run, ShardCounter
 from .errors import CoocError
 from .gazetteer import LoadedGazetteer, load_gazetteer
@@ -38,7 +39,6 @@ from .names import KIND_GAZETTEER
 from .normalize import NORMALIZATION_VERSION
 from .read import ReadOptions, ReadStats, read_file
 from .sketch import hll_registers
-from .store import write_json_atomic
 
 PART_FORMAT = 2
 
@@ -99,12 +99,10 @@ def _atomic(path: Path, write) -> None:
     A failed write (disk full, quota, file-size limit) removes its temp file and says which
     file it was; the shard's done marker is written last, so the shard is simply redone.
     """
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        write(tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            write(tmp)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise CoocError(f"could not write {path} ({exc.strerror or exc}): is the disk full? Finished shards are "
                         "kept; free space and rerun the same command to count only the rest") from None
 

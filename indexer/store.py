@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from .atomic import write_json_atomic
 from .count import split_keys
 from .errors import CoocError, IndexFormatError
 from .layout import (
@@ -61,12 +62,6 @@ class NameTable:
 class Pairs:
     keys: np.ndarray  # uint64 a << 32 | b, sorted, unique
     docs: np.ndarray  # int64
-
-
-def write_json_atomic(path: Path, obj: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _duckdb_tables(t: NameTable, pairs: Pairs, manifest: dict) -> dict[str, pa.Table]:

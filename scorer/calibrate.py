@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from cooc.indexer.errors import CoocError
-from cooc.indexer.store import write_json_atomic
+from cooc.indexer.atomic import write_json_atomic
 
 from .features import FEATURES
 

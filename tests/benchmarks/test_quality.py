@@ -204,6 +204,7 @@ def test_variants_are_the_default_build_plus_one_change(tmp_path):
         Variant("both", gazetteer="aliases", ner_list=True)
 
 
+@pytest.mark.slow
 def test_the_benchmark_runs_end_to_end_on_tiny_files(tmp_path, monkeypatch, capsys):
     import csv
     import importlib.util

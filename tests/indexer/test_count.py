@@ -4,6 +4,7 @@ batching, any window and any memory budget: runs handed out early sum to the one
 from collections import defaultdict
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -76,6 +77,7 @@ WORDS = ["Paris", "France", "the Treaty of Paris", "Bill Gates", "in", "and", "x
 doc_st = st.lists(st.sampled_from(WORDS), max_size=40).map(" ".join)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(st.lists(doc_st, max_size=10), st.sampled_from([0, 1, 4, 10, 1000, WINDOW_DOC]), st.integers(1, 4),
        st.booleans(), st.booleans())

@@ -6,9 +6,12 @@ import subprocess
 import time
 
 import numpy as np
+import pytest
 
 from tests.conftest import DOCS, write_jsonl
 from tests.helpers import cooc_argv as cooc
+
+pytestmark = pytest.mark.slow  # real subprocesses or a Ray runtime: `pytest -m "not slow"` skips them
 
 N_SHARDS = 24
 

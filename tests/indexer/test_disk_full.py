@@ -15,6 +15,8 @@ import pytest
 from cooc.scorer import Index
 from tests.helpers import run_cooc
 
+pytestmark = pytest.mark.slow  # real subprocesses or a Ray runtime: `pytest -m "not slow"` skips them
+
 LIMIT = 400_000  # bytes per file: the small shard's part fits, the big shard's pairs do not
 
 

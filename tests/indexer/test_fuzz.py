@@ -136,6 +136,7 @@ def test_a_long_capitalized_run_takes_linear_time():
     subprocess.run([sys.executable, "-c", code], timeout=6, check=True)
 
 
+@pytest.mark.slow
 def test_coverage_guided_fuzzing_with_atheris(tmp_path):
     """libFuzzer via atheris (dev extra): a short run here, `make fuzz` runs 200,000 inputs."""
     from pathlib import Path

@@ -17,6 +17,8 @@ from tests.helpers import same_index
 
 ray = pytest.importorskip("ray")
 
+pytestmark = pytest.mark.slow  # real subprocesses or a Ray runtime: `pytest -m "not slow"` skips them
+
 @pytest.fixture(scope="module")
 def ray_runtime():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
