@@ -8,12 +8,13 @@ from pathlib import Path
 
 import click
 
-from cooc.indexer.build import BuildConfig, build_index, default_processes, format_build, parse_window
+from cooc.indexer.build import BuildConfig, build_index, format_build, parse_window
 from cooc.indexer.dedup import DEDUP_MODES
 from cooc.indexer.errors import CoocError
 from cooc.indexer.merge import MergeOptions, format_merge
 from cooc.indexer.merge import merge as merge_index
 from cooc.indexer.read import ReadOptions
+from cooc.indexer.runner import Runner, default_processes, make_runner
 from cooc.indexer.sketch import DEFAULT_DEPTH, DEFAULT_SKETCH_MB
 from cooc.indexer.verify import verify_index
 from cooc.indexer.vocab import DEFAULT_LABELS, VocabConfig, make_vocabulary
@@ -104,10 +105,31 @@ def _merge_options(f):
         click.option("--sketch-mb", default=DEFAULT_SKETCH_MB, show_default=True, type=click.FloatRange(min=0.001),
                      help="Count-min sketch memory (MiB); width is the largest power of two that fits."),
         click.option("--sketch-depth", default=DEFAULT_DEPTH, show_default=True, type=click.IntRange(1, 16), help="Count-min sketch rows."),
+        click.option("--buckets", default=0, show_default=True, type=click.IntRange(min=0),
+                     help="Merge tasks, each a slice of the name-hash space (a power of two); 0: one per ~16M pair rows."),
         click.option("--force", is_flag=True, help="Replace an existing index at --output."),
     ]):
         f = opt(f)
     return f
+
+
+def _runner_options(f):
+    for opt in reversed([
+        click.option("--workers", default=default_processes(), show_default=True, type=click.IntRange(min=1),
+                     help="Processes counting files (and merging buckets) in parallel; with Ray, the CPUs of the "
+                          "local cluster it starts."),
+        click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="Run shards and merge buckets in local processes or as Ray tasks (extra `ray`)."),
+        click.option("--ray-address", default=None, help="Join this Ray cluster (default: start a local one)."),
+        click.option("--max-retries", default=2, show_default=True, type=click.IntRange(min=0),
+                     help="Ray: retries of a failing shard or bucket."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _runner(o) -> Runner:
+    return make_runner(o["executor"], o["workers"], o["ray_address"], o["max_retries"])
 
 
 def _read(o) -> ReadOptions:
@@ -124,7 +146,8 @@ def _vocab(o) -> VocabConfig:
 
 
 def _merge(o) -> MergeOptions:
-    return MergeOptions(o["min_pair_docs"], o["sketch_mb"], o["sketch_depth"], o["force"])
+    return MergeOptions(min_pair_docs=o["min_pair_docs"], sketch_mb=o["sketch_mb"], sketch_depth=o["sketch_depth"],
+                        buckets=o["buckets"], force=o["force"])
 
 
 @cli.command()
@@ -141,27 +164,22 @@ def _merge(o) -> MergeOptions:
               help="A name does not also count the names inside it ('Paris' of 'Treaty of Paris').")
 @click.option("--memory-mb", default=1024, show_default=True, type=click.FloatRange(min=16),
               help="Per worker (MiB): its count tables are written out as a new run before they can pass this.")
-@click.option("--workers", default=default_processes(), show_default=True, type=click.IntRange(min=1), help="Processes counting files in parallel.")
 @click.option("--rank", default=0, show_default=True, type=click.IntRange(min=0), help="This job's rank: it counts files[rank::world-size].")
 @click.option("--world-size", default=1, show_default=True, type=click.IntRange(min=1), help="Number of jobs; > 1 writes parts only (then `cooc merge`).")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="Run shards in local processes or as Ray tasks (extra `ray`).")
-@click.option("--ray-address", default=None, help="Join this Ray cluster (default: start a local one).")
-@click.option("--max-retries", default=2, show_default=True, type=click.IntRange(min=0), help="Ray: retries of a failing shard.")
+@_runner_options
 @click.option("--dedup", type=click.Choice(DEDUP_MODES), default=None, help="Drop exact or near-duplicate documents.")
 @click.option("--dedup-threshold", default=0.8, show_default=True, type=click.FloatRange(0, 1, min_open=True), help="Jaccard threshold for --dedup near.")
 @_merge_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
-def build(inputs, output, window, gazetteer, vocab_file, no_inner, memory_mb, workers, rank, world_size, executor,
-          ray_address, max_retries, dedup, dedup_threshold, quiet, **o) -> None:
+def build(inputs, output, window, gazetteer, vocab_file, no_inner, memory_mb, rank, world_size, dedup, dedup_threshold,
+          quiet, **o) -> None:
     """Build an index from corpus files, directories or globs (JSONL[.gz|.zst|.bz2], Parquet, .txt):
     every name the text writes, counted in one pass."""
     cfg = BuildConfig(
         inputs=list(inputs), output=output, read=_read(o), gazetteer=gazetteer, vocab_file=vocab_file,
         inner=not no_inner, memory_mb=memory_mb, window=window,
-        workers=workers, rank=rank, world_size=world_size, dedup=dedup, dedup_threshold=dedup_threshold,
-        merge=_merge(o), force=o["force"], progress=not quiet, executor=executor, ray_address=ray_address,
-        max_retries=max_retries,
+        runner=_runner(o), rank=rank, world_size=world_size, dedup=dedup, dedup_threshold=dedup_threshold,
+        merge=_merge(o), force=o["force"], progress=not quiet,
     )
     r = build_index(cfg)
     if not quiet or r.failed:
@@ -186,10 +204,11 @@ def vocab(inputs, output, **o) -> None:
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Index directory to write.")
 @_merge_options
+@_runner_options
 @click.option("-q", "--quiet", is_flag=True)
 def merge(sources, output, quiet, **o) -> None:
-    """Sum the parts of build directories (or parts directories) into one index."""
-    r = merge_index(list(sources), output, _merge(o))
+    """Sum the parts of build directories (or parts directories) into one index, bucket by bucket."""
+    r = merge_index(list(sources), output, _merge(o), _runner(o))
     if not quiet:
         click.echo(format_merge(r))
 

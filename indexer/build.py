@@ -2,8 +2,8 @@
 
 No vocabulary step: every shard finds its names itself (`names.py`) and keys them by hash.
 
-Files are counted in parallel by `workers` processes, each writing its shard's part;
-finished parts survive a crash and are skipped by a rerun. `rank`/`world_size`
+Files are counted as tasks on a runner (local processes or Ray, `runner.py`), each writing
+its shard's part; finished parts survive a crash and are skipped by a rerun. `rank`/`world_size`
 take files[rank::world_size] of the sorted input list, so any scheduler can split
 the work; with world_size > 1 the build stops after its parts and `cooc merge`
 sums them.
@@ -11,10 +11,7 @@ sums them.
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +29,7 @@ from .lock import DirectoryLock
 from .merge import ALIASES_FILE, MergeOptions, MergeResult, format_merge, merge_parts
 from .parts import CountOptions, PartSettings, count_shard_with, is_done, load_done, part_name
 from .read import ReadOptions, resolve_inputs
+from .runner import LocalRunner, Runner, Task, TaskFailure
 from .store import check_output
 
 
@@ -48,10 +46,6 @@ def parse_window(value: str | int) -> int:
     return window
 
 
-def default_processes() -> int:
-    return max(1, os.cpu_count() or 1)
-
-
 @dataclass
 class BuildConfig:
     inputs: list[str]
@@ -61,7 +55,7 @@ class BuildConfig:
     vocab_file: Path | None = None  # count exactly this list (a gazetteer) and nothing else
     inner: bool = True  # a name also counts the names inside it ("Paris" of "Treaty of Paris")
     window: int = 1000  # tokens between mention starts; WINDOW_DOC = whole document
-    workers: int = 1
+    runner: Runner = field(default_factory=lambda: LocalRunner(1))  # where shards (and merge buckets) run
     rank: int = 0
     world_size: int = 1
     dedup: str | None = None  # None, "exact" or "near"
@@ -70,15 +64,14 @@ class BuildConfig:
     merge: MergeOptions = field(default_factory=MergeOptions)
     force: bool = False
     progress: bool = True
-    executor: str = "local"  # "local" (process pool) or "ray"
-    ray_address: str | None = None  # join this Ray cluster; None starts a local one
-    max_retries: int = 2  # Ray: retries of a failing shard before it is reported
 
     def __post_init__(self) -> None:
         if self.gazetteer is not None and self.vocab_file is not None:
             raise CoocError("give either --gazetteer (names besides the rule's) or --vocab (only a fixed list), not both")
         if self.memory_mb < 16:
             raise CoocError(f"--memory-mb must be at least 16, got {self.memory_mb}")
+        if not 0 <= self.rank < self.world_size:
+            raise CoocError(f"--rank must be in [0, {self.world_size}), got {self.rank}")
 
     @property
     def names_file(self) -> Path | None:
@@ -93,37 +86,25 @@ class BuildResult:
     count_seconds: float
     seconds: float
     merged: MergeResult | None  # None when world_size > 1 (run `cooc merge`)
-    failed: list = field(default_factory=list)  # Ray: ShardFailure of shards that kept failing
+    failed: list[TaskFailure] = field(default_factory=list)  # Ray: shards (by path) that kept failing
 
 
 def _run_shards(todo: list[Path], parts_dir: Path, opts: CountOptions, cfg: BuildConfig,
-                drop: dict[str, set[int]]) -> None:
+                drop: dict[str, set[int]]) -> list[TaskFailure]:
     sizes = {p: p.stat().st_size for p in todo}
+    tasks = [Task(str(p), count_shard_with, (p, parts_dir, opts, drop.get(str(p))), sizes[p]) for p in todo]
     bar = tqdm(total=sum(sizes.values()), unit="B", unit_scale=True, desc="counting", disable=not cfg.progress,
                dynamic_ncols=True)
-    docs = 0
+    seen = {"shards": 0, "docs": 0}
+
+    def done(task: Task, result: dict) -> None:
+        seen["shards"] += 1
+        seen["docs"] += result["documents"]
+        bar.update(task.weight)
+        bar.set_postfix(shards=f"{seen['shards']}/{len(todo)}", docs=f"{seen['docs']:,}")
+
     try:
-        if cfg.workers <= 1 or len(todo) <= 1:
-            for i, p in enumerate(todo, start=1):
-                docs += count_shard_with(p, parts_dir, opts, drop.get(str(p)))["documents"]
-                bar.update(sizes[p])
-                bar.set_postfix(shards=f"{i}/{len(todo)}", docs=f"{docs:,}")
-            return
-        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(cfg.workers, mp_context=ctx) as pool:
-            pending: dict[Future, Path] = {
-                pool.submit(count_shard_with, p, parts_dir, opts, drop.get(str(p))): p
-                for p in sorted(todo, key=lambda p: -sizes[p])  # big shards first: better packing
-            }
-            finished = 0
-            while pending:
-                done_set, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done_set:
-                    p = pending.pop(fut)
-                    docs += fut.result()["documents"]  # re-raises a worker's CoocError here
-                    finished += 1
-                    bar.update(sizes[p])
-                    bar.set_postfix(shards=f"{finished}/{len(todo)}", docs=f"{docs:,}")
+        return cfg.runner.run(tasks, done)
     finally:
         bar.close()
 
@@ -131,12 +112,6 @@ def _run_shards(todo: list[Path], parts_dir: Path, opts: CountOptions, cfg: Buil
 def build_index(cfg: BuildConfig) -> BuildResult:
     """Build (or resume) an index directory from corpus files; one writer per directory at a time."""
     output = Path(cfg.output)
-    if cfg.executor not in ("local", "ray"):
-        raise CoocError(f"unknown executor {cfg.executor!r}; use local or ray")
-    if cfg.executor == "ray":
-        from .ray_executor import _ray
-
-        _ray()  # fail fast, before any work, when Ray is not installed
     check_output(output, cfg.force)  # before the lock: never leave a lock file in a directory we refuse
     with DirectoryLock(output, shared=cfg.world_size > 1):
         return _build_locked(cfg, output)
@@ -174,8 +149,6 @@ def _clear_stale_parts(parts_dir: Path, settings: PartSettings, force: bool) -> 
 
 def _build_locked(cfg: BuildConfig, output: Path) -> BuildResult:
     t0 = time.perf_counter()
-    if not 0 <= cfg.rank < cfg.world_size:
-        raise CoocError(f"--rank must be in [0, {cfg.world_size}), got {cfg.rank}")
     check_output(output, cfg.force)
     files = resolve_inputs(cfg.inputs)
     mine = files[cfg.rank :: cfg.world_size]
@@ -190,24 +163,17 @@ def _build_locked(cfg: BuildConfig, output: Path) -> BuildResult:
                         cfg.memory_mb)
     todo = [p for p in mine if not is_done(parts_dir, p, settings)]
     drop = plan_dedup(files, cfg.read, cfg.dedup, cfg.dedup_threshold).drop if cfg.dedup and todo else {}
-    failed = []
-    if cfg.executor == "ray":
-        from .ray_executor import run_shards_ray
-
-        failed = run_shards_ray(todo, parts_dir, opts, drop, cfg.ray_address, cfg.workers, cfg.max_retries,
-                                cfg.progress)
-    else:
-        _run_shards(todo, parts_dir, opts, cfg, drop)
+    failed = _run_shards(todo, parts_dir, opts, cfg, drop)
     t_count = time.perf_counter() - t0
     merged = None
     if cfg.world_size == 1:
         by_part = {d["part"]: d for d in load_done(parts_dir)}
-        failed_files = {str(Path(f.file)) for f in failed}
+        failed_files = {f.name for f in failed}
         parts = [(parts_dir, by_part[part_name(p)]) for p in sorted(files, key=part_name) if str(p) not in failed_files]
         if parts:
-            extra = {"workers": cfg.workers, "executor": cfg.executor, "failed_shards": [f.file for f in failed],
-                     "memory_mb": cfg.memory_mb}
-            merged = merge_parts(parts, output, cfg.merge, extra_config=extra)
+            extra = {"workers": cfg.runner.processes, "executor": cfg.runner.kind,
+                     "failed_shards": [f.name for f in failed], "memory_mb": cfg.memory_mb}
+            merged = merge_parts(parts, output, cfg.merge, extra_config=extra, runner=cfg.runner)
     return BuildResult(output, len(mine), len(todo), t_count, time.perf_counter() - t0, merged, failed)
 
 
@@ -215,7 +181,7 @@ def format_build(r: BuildResult) -> str:
     head = f"counted {r.shards_counted} of {r.shards} shards ({r.shards - r.shards_counted} already done) in " \
            f"{r.count_seconds:.1f}s"
     if r.failed:
-        head += f"; {len(r.failed)} shard(s) FAILED: " + "; ".join(f"{f.file}: {f.error}" for f in r.failed)
+        head += f"; {len(r.failed)} shard(s) FAILED: " + "; ".join(f"{f.name}: {f.error}" for f in r.failed)
     if r.merged is None and r.failed and r.shards == len(r.failed):
         return head
     if r.merged is None:

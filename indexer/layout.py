@@ -33,6 +33,7 @@ MANIFEST = "manifest.json"
 DUCKDB_FILE = "index.duckdb"
 SKETCH_FILE = "sketch.npy"
 PARTS_DIR = "parts"
+MERGE_WORK_DIR = ".merge-work"  # buckets of an unfinished merge, removed once the index is published
 NAMES_TEXT = "names.text.bin"
 COMMON_FLAG = 0x80
 

@@ -12,7 +12,6 @@ ties: the alphabetically first), so the same parts always give the same index.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -21,18 +20,29 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import duckdb
-import numba as nb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import spans
+from .buckets import (
+    BucketPlan,
+    default_buckets,
+    load_array,
+    names_bucket,
+    pairs_bucket,
+    plan_files,
+    read_names,
+    save_name_keys,
+    work_dir,
+)
 from .count import WINDOW_DOC
 from .errors import CoocError
 from .layout import ARRAYS, COMMON_FLAG, FORMAT, FORMAT_VERSION, PARTS_DIR
 from .lock import DirectoryLock
 from .names import KIND_GAZETTEER, KIND_NUMBER, KIND_TITLE
-from .parts import load_done, run_files
+from .parts import load_done
+from .runner import LocalRunner, Runner, Task, default_processes
 from .sketch import DEFAULT_DEPTH, DEFAULT_SKETCH_MB, CountMinSketch, SketchShape, hll_estimate, sketch_error
 from .spans import NAME_LABEL, NUMBER_LABEL, TITLE_LABEL
 from .store import NameTable, Pairs, check_output, publish, staging_dir, write_index
@@ -61,7 +71,17 @@ class MergeOptions:
     sketch_mb: float = DEFAULT_SKETCH_MB
     sketch_depth: int = DEFAULT_DEPTH
     force: bool = False
-    memory_limit: str = "2GB"  # DuckDB spills to disk beyond this
+    memory_limit: str = "2GB"  # per bucket task: DuckDB spills to disk beyond this
+    buckets: int = 0  # reduce tasks (a power of two); 0: one per ~16M pair rows of the parts
+    workers: int = 1  # local processes reducing buckets in parallel (each gets cores / workers DuckDB threads)
+
+    def __post_init__(self) -> None:
+        if self.buckets < 0 or self.buckets & (self.buckets - 1):
+            raise CoocError(f"buckets must be a power of two (or 0 for automatic), got {self.buckets}")
+        if self.min_pair_docs < 1:
+            raise CoocError(f"min_pair_docs must be >= 1, got {self.min_pair_docs}")
+        if self.workers < 1:
+            raise CoocError(f"workers must be >= 1, got {self.workers}")
 
 
 @dataclass
@@ -78,6 +98,7 @@ class MergeResult:
     pairs_kept: int  # in the exact table (>= min_pair_docs)
     parts: int
     collisions: int  # distinct names sharing a 64-bit hash
+    buckets: int  # of the reduce
     seconds: float
 
 
@@ -110,19 +131,6 @@ def collect(sources: list[Path]) -> list[tuple[Path, dict]]:
     return [parts[k] for k in sorted(parts)]
 
 
-def _files(parts: list[tuple[Path, dict]], kind: str) -> str:
-    paths = [str(run_files(d, done["part"], k)[kind]) for d, done in parts for k in range(done["runs"])]
-    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
-
-
-def _connect(staging: Path, opts: MergeOptions) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute(f"SET memory_limit='{opts.memory_limit}'")
-    con.execute(f"SET temp_directory='{staging / 'duckdb_tmp'}'")
-    con.execute(f"SET threads={max(1, os.cpu_count() or 1)}")
-    return con
-
-
 def _label_of(kinds: np.ndarray, labels: list[str]) -> tuple[np.ndarray, list[str]]:
     """A gazetteer label where there is one, else NUMBER, TITLE (only ever quoted) or NAME."""
     names = [NAME_LABEL, TITLE_LABEL, NUMBER_LABEL]
@@ -143,19 +151,9 @@ def _label_of(kinds: np.ndarray, labels: list[str]) -> tuple[np.ndarray, list[st
     return np.array([code[x] for x in out], dtype=np.uint16), vocab
 
 
-def merge_names(con: duckdb.DuckDBPyConnection, parts: list[tuple[Path, dict]]) -> tuple[NameTable, int, int]:
-    """Every name with its summed counts, lowercase uses and common-word flag; the collisions; the
-    longest name in tokens (how far the scorer's n-gram lookup must reach)."""
-    rows = con.sql(f"""
-        WITH n AS (
-            SELECT hash, min("check") AS chk, count(DISTINCT "check") AS checks, sum(docs)::BIGINT AS docs,
-                   sum(mentions)::BIGINT AS mentions, bit_or(kinds)::BIGINT AS kinds, min(ntok)::BIGINT AS ntok,
-                   first(name ORDER BY label <> '' DESC, docs DESC, name) AS name,
-                   max(label) AS label
-            FROM read_parquet({_files(parts, 'names')}) GROUP BY hash),
-        l AS (SELECT hash, sum(uses)::BIGINT AS uses FROM read_parquet({_files(parts, 'lower')}) GROUP BY hash)
-        SELECT n.*, coalesce(l.uses, 0)::BIGINT AS lower FROM n LEFT JOIN l ON n.hash = l.hash AND n.ntok = 1
-        ORDER BY n.hash""").to_arrow_table()
+def name_table(rows: pa.Table) -> tuple[NameTable, int, int]:
+    """The name table from every bucket's summed names (in hash order): common-word flags and labels; the
+    collisions; the longest name in tokens (how far the scorer's n-gram lookup must reach)."""
     kinds = rows["kinds"].to_numpy()
     labels = rows["label"].to_pylist()
     mentions = rows["mentions"].to_numpy()
@@ -189,41 +187,6 @@ def _aliases(table: NameTable, parts: list[tuple[Path, dict]]) -> None:
     table.alias_hash, table.alias_id = alias[ok], idx[ok].astype(np.int64)
 
 
-@nb.njit(cache=True)
-def _build_index(hashes, table):
-    mask = np.uint64(table.shape[0] - 1)
-    for i in range(hashes.shape[0]):
-        s = np.int64((hashes[i] * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(20) & mask)
-        while table[s, 0] != np.uint64(0):
-            s = (s + 1) & np.int64(mask)
-        table[s, 0] = hashes[i]
-        table[s, 1] = np.uint64(i)
-
-
-@nb.njit(cache=True)
-def _lookup(table, keys):
-    mask = np.uint64(table.shape[0] - 1)
-    out = np.empty(keys.shape[0], dtype=np.int64)
-    for i in range(keys.shape[0]):
-        s = np.int64((keys[i] * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(20) & mask)
-        while table[s, 0] != keys[i]:
-            s = (s + 1) & np.int64(mask)
-        out[i] = np.int64(table[s, 1])
-    return out
-
-
-class _HashIndex:
-    """Name hash -> row, for mapping millions of pair hashes to ids (a binary search per key is 10x slower)."""
-
-    def __init__(self, hashes: np.ndarray):
-        self._table = np.zeros((1 << max(4, (2 * max(hashes.size, 1) - 1).bit_length()), 2), dtype=np.uint64)
-        _build_index(np.ascontiguousarray(hashes, dtype=np.uint64), self._table)
-
-    def ids(self, keys: np.ndarray) -> np.ndarray:
-        """Rows of hashes that are all present (every pair's names are in the name table)."""
-        return _lookup(self._table, np.ascontiguousarray(keys, dtype=np.uint64))
-
-
 def _pair_arrays(staging: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The index's pair arrays, preallocated as memory-mapped .npy files: the exact table is written
     as it streams out of DuckDB, never held (or sorted) in memory."""
@@ -234,40 +197,50 @@ def _pair_arrays(staging: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
     return keys, docs
 
 
-def merge_pairs(con: duckdb.DuckDBPyConnection, parts: list[tuple[Path, dict]], table: NameTable,
-                opts: MergeOptions, staging: Path) -> tuple[Pairs, CountMinSketch | None, int, int]:
+def _plan(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions, runner: Runner) -> BucketPlan:
+    buckets = opts.buckets or default_buckets(sum(done.get("pairs", 0) for _, done in parts))
+    sketch = SketchShape.from_mb(opts.sketch_mb, opts.sketch_depth) if opts.min_pair_docs > 1 else None
+    fingerprint = {"parts": [(d["part"], d["settings_key"], d["size"], d["mtime_ns"], d["runs"]) for _, d in parts],
+                   "buckets": buckets, "min_pair_docs": opts.min_pair_docs, "sketch": sketch}
+    return BucketPlan(work=str(work_dir(output, fingerprint)), buckets=buckets,
+                      **{f"{kind}_files": files for kind, files in plan_files(parts).items()},
+                      memory_limit=opts.memory_limit,
+                      threads=max(1, default_processes() // min(runner.processes, buckets)),
+                      min_pair_docs=int(opts.min_pair_docs), sketch=sketch)
+
+
+def _reduce(runner: Runner, plan: BucketPlan, phase: str, fn) -> list:
+    """One task per bucket of a phase (finished buckets return their marker at once); their results in order."""
+    results: dict[int, object] = {}
+    tasks = [Task(f"{phase} bucket {k} of {plan.buckets}", fn, (plan, k)) for k in range(plan.buckets)]
+    failed = runner.run(tasks, lambda task, result: results.__setitem__(task.args[1], result))
+    if failed:
+        raise CoocError(f"{len(failed)} merge bucket(s) failed ({failed[0].name}: {failed[0].error}); finished "
+                        "buckets are kept: rerun the same merge to reduce only the rest")
+    return [results[k] for k in range(plan.buckets)]
+
+
+def merge_pairs(plan: BucketPlan, runner: Runner, staging: Path) -> tuple[Pairs, CountMinSketch | None, int, int]:
     """Pair totals as name-id keys (common words left out), the sketch, distinct and total counts.
 
-    DuckDB sums the parts (spilling past its memory limit) and streams the totals ordered by the
-    two name hashes, which is the order of the packed id keys (ids are assigned in hash order).
-    The sketch answers only for pairs pruned from the exact table, so it is built only when the
-    table is pruned (`min_pair_docs` > 1); a complete exact table answers every pair by itself.
+    Each bucket's DuckDB sums its share of the parts (spilling past its memory limit) and streams the
+    totals ordered by the two name hashes, which is the order of the packed id keys (ids are assigned in
+    hash order); the buckets' arrays, concatenated in bucket order, are the exact table. The sketch
+    answers only for pairs pruned from the exact table, so it is built only when the table is pruned
+    (`min_pair_docs` > 1); a complete exact table answers every pair by itself.
     """
-    sketch = CountMinSketch(SketchShape.from_mb(opts.sketch_mb, opts.sketch_depth)) if opts.min_pair_docs > 1 else None
-    con.register("common_words", pa.table({"hash": pa.array(table.hash[(table.flags & COMMON_FLAG) != 0], pa.uint64())}))
-    con.execute(f"""CREATE TEMP TABLE totals AS SELECT a, b, sum(docs)::BIGINT AS docs
-                    FROM read_parquet({_files(parts, 'pairs')})
-                    WHERE a NOT IN (SELECT hash FROM common_words) AND b NOT IN (SELECT hash FROM common_words)
-                    GROUP BY a, b""")
-    distinct, total, kept = con.execute(f"SELECT count(*), coalesce(sum(docs), 0)::BIGINT, "
-                                        f"count(*) FILTER (WHERE docs >= {int(opts.min_pair_docs)}) FROM totals").fetchall()[0]
-    keys_out, docs_out = _pair_arrays(staging, int(kept))
-    lookup = _HashIndex(table.hash)
+    counts = _reduce(runner, plan, "pairs", pairs_bucket)
+    keys_out, docs_out = _pair_arrays(staging, sum(c["kept"] for c in counts))
+    sketch = CountMinSketch(plan.sketch) if plan.sketch is not None else None
     at = 0
-    for batch in con.sql("SELECT a, b, docs FROM totals ORDER BY a, b").to_arrow_reader(batch_size=1 << 20):
-        ia = lookup.ids(batch.column(0).to_numpy())
-        ib = lookup.ids(batch.column(1).to_numpy())
-        keys = (ia.astype(np.uint64) << np.uint64(32)) | ib.astype(np.uint64)  # ia < ib: ids follow hash order
-        docs = batch.column(2).to_numpy().astype(np.int64)
+    for k, c in enumerate(counts):
+        if c["kept"]:
+            keys_out[at : at + c["kept"]] = load_array(plan.path("pairs", k, "keys.npy"))
+            docs_out[at : at + c["kept"]] = load_array(plan.path("pairs", k, "docs.npy"))
+            at += c["kept"]
         if sketch is not None:
-            sketch.add(keys, docs)
-        big = docs >= opts.min_pair_docs
-        n = int(big.sum())
-        keys_out[at : at + n] = keys[big]
-        docs_out[at : at + n] = docs[big]
-        at += n
-    con.execute("DROP TABLE totals")
-    return Pairs(keys_out, docs_out), sketch, int(distinct), int(total)
+            sketch.merge_max(np.load(plan.path("pairs", k, "sketch.npy"), mmap_mode="r"))
+    return Pairs(keys_out, docs_out), sketch, sum(c["distinct"] for c in counts), sum(c["total"] for c in counts)
 
 
 def _corpus(dones: list[dict]) -> dict:
@@ -290,7 +263,7 @@ def _sketch_meta(sketch: CountMinSketch | None, total: int) -> dict:
         return {}
     fill = sketch.fill()
     return {"sketch": {**sketch.shape.to_dict(), "total": total, "fill": fill, **sketch_error(sketch.shape, total, fill),
-                       "update": "conservative, one update per distinct pair with its total, saturating uint32"}}
+                       "update": "each cell keeps the largest total of the distinct pairs hashed to it, saturating uint32"}}
 
 
 def _manifest(dones: list[dict], table: NameTable, pairs: Pairs, sketch: CountMinSketch | None, distinct: int, total: int,
@@ -330,34 +303,36 @@ def _manifest(dones: list[dict], table: NameTable, pairs: Pairs, sketch: CountMi
 
 
 def merge_parts(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions,
-                extra_config: dict | None = None) -> MergeResult:
+                extra_config: dict | None = None, runner: Runner | None = None) -> MergeResult:
+    """Reduce the parts bucket by bucket on `runner` (default: local processes) and publish the index."""
     t0 = time.perf_counter()
+    runner = runner or LocalRunner(opts.workers)
     output.mkdir(parents=True, exist_ok=True)
     staging = staging_dir(output)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
-    con = _connect(staging, opts)
-    try:
-        table, collisions, max_tokens = merge_names(con, parts)
-        _aliases(table, parts)
-        pairs, sketch, distinct, total = merge_pairs(con, parts, table, opts, staging)
-    finally:
-        con.close()
-    shutil.rmtree(staging / "duckdb_tmp", ignore_errors=True)
+    plan = _plan(parts, output, opts, runner)
+    _reduce(runner, plan, "names", names_bucket)
+    table, collisions, max_tokens = name_table(read_names(plan))
+    _aliases(table, parts)
+    save_name_keys(plan, table.hash, table.hash[(table.flags & COMMON_FLAG) != 0])
+    pairs, sketch, distinct, total = merge_pairs(plan, runner, staging)
     dones = [done for _, done in parts]
     collisions += sum(d.get("hash_collisions", 0) for d in dones)
     registers = np.zeros(1 << 14, np.int8)
     for d, done in parts:
         registers = np.maximum(registers, np.load(d / f"{done['part']}.hll.npy"))
-    manifest = _manifest(dones, table, pairs, sketch, distinct, total, collisions, registers, opts, extra_config)
+    manifest = _manifest(dones, table, pairs, sketch, distinct, total, collisions, registers, opts,
+                         {**(extra_config or {}), "buckets": plan.buckets})
     manifest["config"]["names"]["max_tokens"] = max_tokens
     _write(staging, output, table, pairs, manifest, sketch)
+    shutil.rmtree(Path(plan.work).parent, ignore_errors=True)  # published: the buckets' work is done
     corpus = manifest["corpus"]
     return MergeResult(
         output=output, documents=corpus["documents"], tokens=corpus["tokens"], bytes=corpus["bytes"],
         skipped=corpus["skipped"], duplicates=corpus["duplicates_dropped"], names=int(table.hash.size),
         common_words=manifest["counts"]["common_words"], pairs=distinct, pairs_kept=int(pairs.keys.size),
-        parts=len(parts), collisions=collisions, seconds=time.perf_counter() - t0,
+        parts=len(parts), collisions=collisions, buckets=plan.buckets, seconds=time.perf_counter() - t0,
     )
 
 
@@ -374,12 +349,12 @@ def _write(staging: Path, output: Path, table: NameTable, pairs: Pairs, manifest
     publish(staging, output)
 
 
-def merge(sources: list[Path], output: Path, opts: MergeOptions) -> MergeResult:
+def merge(sources: list[Path], output: Path, opts: MergeOptions, runner: Runner | None = None) -> MergeResult:
     """`cooc merge`: every finished part of the sources into one index at `output`."""
     output = Path(output)
     check_output(output, opts.force)
     with DirectoryLock(output):
-        return merge_parts(collect([Path(s) for s in sources]), output, opts)
+        return merge_parts(collect([Path(s) for s in sources]), output, opts, runner=runner)
 
 
 def format_merge(r: MergeResult) -> str:

@@ -6,6 +6,9 @@ to a temporary name and renamed, the done marker last:
     <part>.r<k>.names.parquet   hash, check, docs, mentions, kinds, ntok, name, label   (run k)
     <part>.r<k>.pairs.parquet   a, b (name hashes, a < b), docs
     <part>.r<k>.lower.parquet   hash, uses (lowercase uses of words)
+
+each sorted by its first column in row groups, so that a merge bucket (a range of hashes)
+reads only the row groups that overlap it.
     <part>.hll.npy              HyperLogLog registers of the shard's pairs
     <part>.done.json            the shard's stats, its runs and the settings it was counted with
 
@@ -145,6 +148,9 @@ def _labels(run: Run, gazetteer: LoadedGazetteer | None) -> tuple[list[str], lis
     return names, labels
 
 
+_BUCKET_KEY = {"names": "hash", "pairs": "a", "lower": "hash"}
+
+
 def write_run(parts_dir: Path, part: str, k: int, run: Run, gazetteer: LoadedGazetteer | None) -> None:
     files = run_files(parts_dir, part, k)
     names, labels = _labels(run, gazetteer)
@@ -156,8 +162,9 @@ def write_run(parts_dir: Path, part: str, k: int, run: Run, gazetteer: LoadedGaz
                            "docs": run.pair_docs}),
         "lower": pa.table({"hash": pa.array(run.lower_hash, pa.uint64()), "uses": run.lower_uses}),
     }
-    for kind, table in tables.items():
-        _atomic(files[kind], lambda p, t=table: pq.write_table(t, p, compression="zstd"))
+    for kind, table in tables.items():  # sorted by bucket key: a bucket of the merge reads only its row groups
+        table = table.take(np.argsort(table.column(_BUCKET_KEY[kind]).to_numpy(), kind="stable"))
+        _atomic(files[kind], lambda p, t=table: pq.write_table(t, p, compression="zstd", row_group_size=1 << 17))
 
 
 def _pair_hashes(run: Run) -> np.ndarray:

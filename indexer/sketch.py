@@ -4,8 +4,9 @@ The sketch never under-counts, so a sketch 0 is a true 0; a value > 0 may be a
 collision. It answers for pairs the exact table does not hold (pruned with
 `--min-pair-docs`), always as an upper bound with its error bound and the chance
 that a never-seen pair reads > 0 at the sketch's fill. It is built from the exact
-per-pair totals at merge time (one conservative update per distinct pair), so it
-depends only on the totals: merging parts in any grouping gives the same sketch.
+per-pair totals at merge time (each cell keeps the largest total of the distinct pairs
+hashed to it), so it depends only on the totals: merging parts in any grouping, in any
+number of buckets, gives the same sketch.
 """
 
 from __future__ import annotations
@@ -57,6 +58,20 @@ def _cu_add(table, seeds, keys, counts):
         for r in range(depth):
             if table[r, slots[r]] < t32:
                 table[r, slots[r]] = t32
+
+
+@nb.njit(cache=True)
+def _max_add(table, seeds, keys, totals):
+    """Each cell keeps the largest total of the keys that hash to it, saturating at 2**32 - 1."""
+    depth, width = table.shape
+    mask = np.uint64(width - 1)
+    for i in range(keys.shape[0]):
+        t = totals[i]
+        t32 = np.uint32(0xFFFFFFFF) if t > 0xFFFFFFFF else np.uint32(t)
+        for r in range(depth):
+            s = np.int64(_mix64(keys[i] ^ seeds[r]) & mask)
+            if table[r, s] < t32:
+                table[r, s] = t32
 
 
 @nb.njit(cache=True)
@@ -114,6 +129,19 @@ class CountMinSketch:
 
     def add(self, keys: np.ndarray, counts: np.ndarray) -> None:
         _cu_add(self.table, self._seeds, keys.astype(np.uint64, copy=False), counts.astype(np.int64, copy=False))
+
+    def add_totals(self, keys: np.ndarray, totals: np.ndarray) -> None:
+        """Distinct keys, each once with its final total: a cell keeps the largest total hashed to it.
+
+        Every row of a key then holds at least its total, so the sketch still never under-counts, and it
+        is tighter than a conservative update of the same totals (which adds the row minimum). It does not
+        depend on the order of the keys, so sketches of disjoint key sets merge with `merge_max`.
+        """
+        _max_add(self.table, self._seeds, keys.astype(np.uint64, copy=False), totals.astype(np.int64, copy=False))
+
+    def merge_max(self, other: np.ndarray) -> None:
+        """Fold in the sketch of a disjoint set of keys built with `add_totals` (same shape)."""
+        np.maximum(self.table, other, out=self.table)
 
     def query(self, keys: np.ndarray) -> np.ndarray:
         return _query(self.table, self._seeds, np.ascontiguousarray(keys, dtype=np.uint64))

@@ -29,6 +29,7 @@ from .layout import (
     FORMAT,
     FORMAT_VERSION,
     MANIFEST,
+    MERGE_WORK_DIR,
     NAMES_TEXT,
     PARTS_DIR,
     SKETCH_FILE,
@@ -167,7 +168,7 @@ def check_output(output: Path, force: bool) -> None:
             raise CoocError(f"{output}: an index already exists; pass --force to replace it")
     elif (output / PARTS_DIR).is_dir():
         return  # an unfinished build (or one interrupted while publishing): resume it from its parts
-    elif any(p.name not in ("parts", ".lock") and not p.name.startswith((".staging-", "gen-"))
+    elif any(p.name not in (PARTS_DIR, ".lock", MERGE_WORK_DIR) and not p.name.startswith((".staging-", "gen-"))
              and not p.is_symlink() for p in output.iterdir()):
         raise CoocError(f"{output}: exists, is not empty and is not a cooc index; choose another --output")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cooc.indexer.errors import CoocError
 from cooc.indexer.atomic import write_json_atomic
+from cooc.indexer.errors import CoocError
 
 from .features import FEATURES
 

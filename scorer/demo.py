@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cooc.indexer.build import BuildConfig, BuildResult, build_index, default_processes
+from cooc.indexer.build import BuildConfig, BuildResult, build_index
 from cooc.indexer.errors import CoocError
+from cooc.indexer.runner import LocalRunner
 
 from .index import Index
 from .scorer import RiskReport, Scorer
@@ -38,7 +39,7 @@ def build_demo_index(data_dir: Path, index_dir: Path, progress: bool = True) -> 
         inputs=[str(sample)],
         output=index_dir,
         gazetteer=data_dir / "gazetteer.tsv",
-        workers=default_processes(),
+        runner=LocalRunner(),
         force=True,
         progress=progress,
     )

@@ -28,6 +28,7 @@ from cooc.indexer.count import WINDOW_DOC
 from cooc.indexer.errors import CoocError
 from cooc.indexer.parts import RULE_VERSION
 from cooc.indexer.read import ReadOptions, resolve_inputs
+from cooc.indexer.runner import LocalRunner
 from cooc.scorer import Index, Scorer
 from cooc.scorer.features import FEATURES
 from cooc.scorer.policy import NEUTRAL_RISK
@@ -150,7 +151,7 @@ class Workbench:
         """The default build, plus what the variant changes."""
         return BuildConfig(inputs, out, gazetteer=self.gazetteer(v.gazetteer) if v.gazetteer else None,
                            vocab_file=self.ner_list() if v.ner_list else None, inner=v.inner, window=v.window,
-                           workers=BUILD_WORKERS, force=True, progress=False)
+                           runner=LocalRunner(BUILD_WORKERS), force=True, progress=False)
 
     def _settings(self, v: Variant, cfg: BuildConfig) -> dict:
         """What an index was built from: a rerun reuses it only when all of this is unchanged."""

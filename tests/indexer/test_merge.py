@@ -13,6 +13,7 @@ from cooc.indexer.build import BuildConfig, build_index
 from cooc.indexer.errors import CoocError
 from cooc.indexer.merge import MergeOptions, merge
 from cooc.indexer.read import ReadOptions
+from cooc.indexer.runner import LocalRunner
 from cooc.scorer import Index
 from tests.conftest import DOCS, SAMPLE, write_jsonl
 from tests.helpers import COUNT_FILES, same_index
@@ -58,8 +59,8 @@ def test_merge_of_gazetteer_parts(tmp_path, gazetteer):
 
 def test_workers_and_ranks_give_the_same_index(tmp_path):
     files = shard(tmp_path, DOCS * 3, 5)
-    build_index(cfg(files, tmp_path / "w1", workers=1, merge=PRUNED))
-    build_index(cfg(files, tmp_path / "w2", workers=2, merge=PRUNED))
+    build_index(cfg(files, tmp_path / "w1", runner=LocalRunner(1), merge=PRUNED))
+    build_index(cfg(files, tmp_path / "w2", runner=LocalRunner(2), merge=PRUNED))
     same_index(tmp_path / "w1", tmp_path / "w2")
     for rank in range(3):  # --world-size > 1 needs no shared vocabulary any more
         r = build_index(cfg(files, tmp_path / "ranks", rank=rank, world_size=3))
@@ -153,9 +154,9 @@ def test_parts_survive_a_failing_shard(tmp_path):
     bad = tmp_path / "shards" / "s99.jsonl"
     bad.write_text('{"body": "no text field"}\n')
     with pytest.raises(CoocError, match="s99.jsonl"):
-        build_index(cfg([*files, bad], tmp_path / "idx", workers=2))
+        build_index(cfg([*files, bad], tmp_path / "idx", runner=LocalRunner(2)))
     bad.unlink()
-    r = build_index(cfg(files, tmp_path / "idx", workers=2))
+    r = build_index(cfg(files, tmp_path / "idx", runner=LocalRunner(2)))
     assert r.shards_counted < 3  # the finished shards were kept
 
 
@@ -207,3 +208,49 @@ def test_display_names_are_reproducible(tmp_path):
         merge([tmp_path / "idx"], tmp_path / "idx", MergeOptions(force=True, sketch_mb=0.25))
         seen.add(Index.open(tmp_path / "idx").entity("Paris").name)
     assert len(seen) == 1, seen
+
+
+@pytest.mark.parametrize("buckets, workers", [(2, 1), (8, 2), (64, 2)])
+def test_any_number_of_buckets_and_workers_gives_the_same_index(tmp_path, corpus_files, buckets, workers):
+    build_index(cfg([corpus_files["jsonl"]], tmp_path / "one", merge=PRUNED))  # one bucket (the automatic choice)
+    merge([tmp_path / "one"], tmp_path / "b", MergeOptions(sketch_mb=0.25, min_pair_docs=2, buckets=buckets),
+          LocalRunner(workers))
+    same_index(tmp_path / "one", tmp_path / "b")
+    assert Index.open(tmp_path / "b").manifest["config"]["buckets"] == buckets
+    assert not (tmp_path / "b" / ".merge-work").exists()  # published: the buckets' work is removed
+
+
+class _StopAfter:
+    """A runner that runs tasks in this process and dies after `limit` of them, as a killed merge would."""
+
+    kind = "local"
+    processes = 1
+
+    def __init__(self, limit: int | None = None):
+        self.limit, self.ran = limit, []
+
+    def run(self, tasks, done):
+        for task in tasks:
+            if self.limit is not None and len(self.ran) >= self.limit:
+                raise CoocError("killed")
+            plan, k = task.args
+            phase = "names" if "names" in task.name else "pairs"
+            self.ran.append((phase, k, plan.is_done(phase, k)))
+            done(task, task.fn(*task.args))
+        return []
+
+
+def test_an_interrupted_merge_reduces_only_the_unfinished_buckets(tmp_path, corpus_files):
+    build_index(cfg([corpus_files["jsonl"]], tmp_path / "ref"))
+    opts = MergeOptions(sketch_mb=0.25, buckets=4, force=True)
+    with pytest.raises(CoocError, match="killed"):
+        merge([tmp_path / "ref"], tmp_path / "idx", opts, _StopAfter(6))  # 4 names buckets, 2 pairs buckets
+    again = _StopAfter()
+    merge([tmp_path / "ref"], tmp_path / "idx", opts, again)
+    assert [done for _, _, done in again.ran] == [True] * 6 + [False] * 2  # finished buckets are not redone
+    same_index(tmp_path / "ref", tmp_path / "idx")
+
+
+def test_bucket_counts_must_be_powers_of_two():
+    with pytest.raises(CoocError, match="power of two"):
+        MergeOptions(buckets=3)

@@ -68,3 +68,25 @@ def test_bad_shapes_are_one_line_cooc_errors(tmp_path):
     np.save(tmp_path / "sketch.npy", np.zeros((2, 8), np.uint32))
     with pytest.raises(IndexFormatError, match="does not match the manifest; rebuild"):
         CountMinSketch.load(tmp_path / "sketch.npy", SketchShape.from_mb(1))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.dictionaries(st.integers(0, 2**64 - 1), st.integers(1, 2**33), max_size=200), st.integers(0, 200),
+       st.randoms(use_true_random=False))
+def test_totals_sketch_never_underestimates_ignores_order_and_merges_by_max(truth, cut, rnd):
+    keys = np.array(list(truth), dtype=np.uint64)
+    totals = np.array([truth[int(k)] for k in keys], dtype=np.int64)
+    one = CountMinSketch(tiny())
+    one.add_totals(keys, totals)
+    est = one.query(keys)
+    assert all(int(e) >= min(t, 2**32 - 1) for e, t in zip(est, totals.tolist(), strict=True))
+    order = list(range(keys.size))
+    rnd.shuffle(order)
+    a, b = CountMinSketch(tiny()), CountMinSketch(tiny())  # two buckets: disjoint keys, in another order
+    a.add_totals(keys[order[:cut]], totals[order[:cut]])
+    b.add_totals(keys[order[cut:]], totals[order[cut:]])
+    a.merge_max(b.table)
+    assert np.array_equal(a.table, one.table)
+    conservative = CountMinSketch(tiny())
+    conservative.add(keys, totals)
+    assert (one.query(keys) <= conservative.query(keys)).all()  # never looser than a conservative update
