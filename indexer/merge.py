@@ -361,8 +361,9 @@ def format_merge(r: MergeResult) -> str:
     dup = f", {r.duplicates:,} duplicates dropped" if r.duplicates else ""
     skipped = f", skipped {sum(r.skipped.values()):,} malformed records {r.skipped}" if r.skipped else ""
     kept = f" ({r.pairs_kept:,} in the exact table)" if r.pairs_kept != r.pairs else ""
+    buckets = f" in {r.buckets} buckets" if r.buckets > 1 else ""
     clash = f"; WARNING: {r.collisions} names share a 64-bit hash with another name" if r.collisions else ""
     return (
         f"index {r.output}: {r.documents:,} documents, {r.tokens:,} tokens, {r.names:,} names "
-        f"({r.common_words:,} of them common words), {r.pairs:,} pairs{kept} from {r.parts} parts{dup}{skipped}{clash}"
+        f"({r.common_words:,} of them common words), {r.pairs:,} pairs{kept} from {r.parts} parts{buckets}{dup}{skipped}{clash}"
     )

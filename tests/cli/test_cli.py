@@ -182,8 +182,8 @@ def test_ranks_and_merge_from_the_command_line_equal_one_build(tmp_path, index_d
         assert proc.returncode == 0, stderr
         assert "run `cooc merge`" in stdout
     assert not (out / "manifest.json").exists()
-    merged = run("merge", out, "-o", out, "--sketch-mb", "1").stdout
-    assert "14 documents" in merged and "from 14 parts" in merged
+    merged = run("merge", out, "-o", out, "--sketch-mb", "1", "--buckets", "4", "--workers", "2").stdout
+    assert "14 documents" in merged and "from 14 parts in 4 buckets" in merged
     assert table(out) == table(index_dir)  # sharded and merged = one build of the same documents
     stats = json.loads(run("stats", "-i", out, "--json").stdout)
     # the distinct-pair estimate also sees Helicopter-Chicago, which the exact table drops (a common word)
