@@ -147,7 +147,7 @@ def _vocab(o) -> VocabConfig:
 
 def _merge(o) -> MergeOptions:
     return MergeOptions(min_pair_docs=o["min_pair_docs"], sketch_mb=o["sketch_mb"], sketch_depth=o["sketch_depth"],
-                        buckets=o["buckets"], force=o["force"])
+                        buckets=o["buckets"])
 
 
 @cli.command()
@@ -208,7 +208,7 @@ def vocab(inputs, output, **o) -> None:
 @click.option("-q", "--quiet", is_flag=True)
 def merge(sources, output, quiet, **o) -> None:
     """Sum the parts of build directories (or parts directories) into one index, bucket by bucket."""
-    r = merge_index(list(sources), output, _merge(o), _runner(o))
+    r = merge_index(list(sources), output, _merge(o), _runner(o), force=o["force"])
     if not quiet:
         click.echo(format_merge(r))
 

@@ -70,7 +70,6 @@ class MergeOptions:
     min_pair_docs: int = 1  # pairs below this stay only in the sketch (built only when something is pruned)
     sketch_mb: float = DEFAULT_SKETCH_MB
     sketch_depth: int = DEFAULT_DEPTH
-    force: bool = False
     memory_limit: str = "2GB"  # per bucket task: DuckDB spills to disk beyond this
     buckets: int = 0  # reduce tasks (a power of two); 0: one per ~16M pair rows of the parts
     workers: int = 1  # local processes reducing buckets in parallel (each gets cores / workers DuckDB threads)
@@ -349,10 +348,11 @@ def _write(staging: Path, output: Path, table: NameTable, pairs: Pairs, manifest
     publish(staging, output)
 
 
-def merge(sources: list[Path], output: Path, opts: MergeOptions, runner: Runner | None = None) -> MergeResult:
-    """`cooc merge`: every finished part of the sources into one index at `output`."""
+def merge(sources: list[Path], output: Path, opts: MergeOptions, runner: Runner | None = None,
+          force: bool = False) -> MergeResult:
+    """`cooc merge`: every finished part of the sources into one index at `output` (`force`: replace one)."""
     output = Path(output)
-    check_output(output, opts.force)
+    check_output(output, force)
     with DirectoryLock(output):
         return merge_parts(collect([Path(s) for s in sources]), output, opts, runner=runner)
 

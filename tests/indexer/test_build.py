@@ -259,7 +259,7 @@ def test_a_second_writer_into_the_same_directory_is_refused(tmp_path, corpus_fil
         with pytest.raises(CoocError, match="another cooc process .* is writing here"):
             build([corpus_files["jsonl"]], out, force=True)
         with pytest.raises(CoocError, match="another cooc process"):
-            merge([out], out, MergeOptions(force=True, sketch_mb=1))
+            merge([out], out, MergeOptions(sketch_mb=1), force=True)
         build([corpus_files["jsonl"]], tmp_path / "other")  # a different directory is fine
     build([corpus_files["jsonl"]], out, force=True)  # the lock is gone with its holder
 

@@ -205,7 +205,7 @@ def test_display_names_are_reproducible(tmp_path):
     build_index(cfg([shards], tmp_path / "idx"))
     seen = set()
     for _ in range(12):  # both forms turn up within a few merges of the same parts
-        merge([tmp_path / "idx"], tmp_path / "idx", MergeOptions(force=True, sketch_mb=0.25))
+        merge([tmp_path / "idx"], tmp_path / "idx", MergeOptions(sketch_mb=0.25), force=True)
         seen.add(Index.open(tmp_path / "idx").entity("Paris").name)
     assert len(seen) == 1, seen
 
@@ -242,11 +242,11 @@ class _StopAfter:
 
 def test_an_interrupted_merge_reduces_only_the_unfinished_buckets(tmp_path, corpus_files):
     build_index(cfg([corpus_files["jsonl"]], tmp_path / "ref"))
-    opts = MergeOptions(sketch_mb=0.25, buckets=4, force=True)
+    opts = MergeOptions(sketch_mb=0.25, buckets=4)
     with pytest.raises(CoocError, match="killed"):
-        merge([tmp_path / "ref"], tmp_path / "idx", opts, _StopAfter(6))  # 4 names buckets, 2 pairs buckets
+        merge([tmp_path / "ref"], tmp_path / "idx", opts, _StopAfter(6), force=True)  # 4 names buckets, 2 pairs buckets
     again = _StopAfter()
-    merge([tmp_path / "ref"], tmp_path / "idx", opts, again)
+    merge([tmp_path / "ref"], tmp_path / "idx", opts, again, force=True)
     assert [done for _, _, done in again.ran] == [True] * 6 + [False] * 2  # finished buckets are not redone
     same_index(tmp_path / "ref", tmp_path / "idx")
 
