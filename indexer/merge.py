@@ -212,7 +212,12 @@ def _reduce(runner: Runner, plan: BucketPlan, phase: str, fn) -> list:
     """One task per bucket of a phase (finished buckets return their marker at once); their results in order."""
     results: dict[int, object] = {}
     tasks = [Task(f"{phase} bucket {k} of {plan.buckets}", fn, (plan, k)) for k in range(plan.buckets)]
-    failed = runner.run(tasks, lambda task, result: results.__setitem__(task.args[1], result))
+    try:
+        failed = runner.run(tasks, lambda task, result: results.__setitem__(task.args[1], result))
+    except (OSError, duckdb.Error) as exc:  # disk full while a bucket writes: nothing published is touched
+        raise CoocError(f"could not write the merge's buckets into {plan.work} "
+                        f"({getattr(exc, 'strerror', None) or exc}): is the disk full? The previous index (if any) "
+                        "is untouched and the parts and finished buckets are kept; free space and rerun") from None
     if failed:
         raise CoocError(f"{len(failed)} merge bucket(s) failed ({failed[0].name}: {failed[0].error}); finished "
                         "buckets are kept: rerun the same merge to reduce only the rest")
@@ -307,15 +312,19 @@ def merge_parts(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions
     t0 = time.perf_counter()
     runner = runner or LocalRunner(opts.workers)
     output.mkdir(parents=True, exist_ok=True)
-    staging = staging_dir(output)
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
     plan = _plan(parts, output, opts, runner)
     _reduce(runner, plan, "names", names_bucket)
     table, collisions, max_tokens = name_table(read_names(plan))
     _aliases(table, parts)
     save_name_keys(plan, table.hash, table.hash[(table.flags & COMMON_FLAG) != 0])
-    pairs, sketch, distinct, total = merge_pairs(plan, runner, staging)
+    staging = staging_dir(output)
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        pairs, sketch, distinct, total = merge_pairs(plan, runner, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     dones = [done for _, done in parts]
     collisions += sum(d.get("hash_collisions", 0) for d in dones)
     registers = np.zeros(1 << 14, np.int8)

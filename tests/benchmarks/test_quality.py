@@ -184,7 +184,7 @@ def test_variants_are_the_default_build_plus_one_change(tmp_path):
     by_name = {v.name: v for v in VARIANTS}
     assert VARIANTS[0] == Variant(MAIN) and len({v.dir_name for v in VARIANTS}) == len(VARIANTS)
     main = bench.build_config(by_name[MAIN], [str(corpus)], tmp_path / "x")
-    assert (main.gazetteer, main.vocab_file, main.inner, main.window, main.workers, main.force, main.progress) == \
+    assert (main.gazetteer, main.vocab_file, main.inner, main.window, main.runner.processes, main.force, main.progress) == \
         (None, None, True, 1000, 2, True, False)
     no_inner = bench.build_config(by_name["no inner names"], [str(corpus)], tmp_path / "x")
     assert not no_inner.inner and no_inner.gazetteer is None
