@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .atomic import atomic_path, write_json_atomic
+from .duck import connect
 from .layout import MERGE_WORK_DIR
 from .parts import run_files
 from .sketch import CountMinSketch, SketchShape
@@ -101,7 +102,7 @@ def _sql_list(paths: tuple[str, ...]) -> str:
 
 
 def _connect(plan: BucketPlan) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
+    con = connect()
     tmp = Path(plan.work) / f"duckdb_tmp-{os.getpid()}"
     con.execute(f"SET memory_limit='{plan.memory_limit}'")
     con.execute(f"SET temp_directory='{tmp}'")

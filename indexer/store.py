@@ -16,12 +16,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
 from .atomic import write_json_atomic
 from .count import split_keys
+from .duck import connect
 from .errors import CoocError, IndexFormatError
 from .layout import (
     COMMON_FLAG,
@@ -92,7 +92,7 @@ def _duckdb_tables(t: NameTable, pairs: Pairs, manifest: dict) -> dict[str, pa.T
 def write_index(directory: Path, table: NameTable, pairs: Pairs, manifest: dict, sketch=None) -> None:
     """Write every index file into `directory` (a fresh staging directory)."""
     directory.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(directory / DUCKDB_FILE))
+    con = connect(directory / DUCKDB_FILE)
     try:
         for name, tbl in _duckdb_tables(table, pairs, manifest).items():
             con.register(f"{name}_src", tbl)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import numpy as np
 
 from .count import split_keys
+from .duck import connect
 from .layout import DUCKDB_FILE, MANIFEST, SKETCH_FILE, load_arrays
 from .sketch import CountMinSketch, SketchShape
 from .store import data_dir, file_sha256, read_manifest
@@ -62,7 +62,7 @@ def _pairs(a: dict) -> list[str]:
 
 
 def _duckdb(path: Path, a: dict) -> list[str]:
-    con = duckdb.connect(str(path / DUCKDB_FILE), read_only=True)
+    con = connect(path / DUCKDB_FILE, read_only=True)
     try:
         n_pairs = con.execute("SELECT count(*) FROM pairs").fetchone()[0]
         n_names = con.execute("SELECT count(*) FROM names").fetchone()[0]

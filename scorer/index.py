@@ -175,9 +175,9 @@ class Index:
 
     def sql(self, query: str, params: list | None = None) -> list[tuple]:
         """Run a read-only SQL query against index.duckdb (names, aliases, pairs, meta)."""
-        import duckdb
+        from cooc.indexer.duck import connect
 
-        con = duckdb.connect(str(self.data / DUCKDB_FILE), read_only=True)
+        con = connect(self.data / DUCKDB_FILE, read_only=True)
         try:
             return con.execute(query, params or []).fetchall()
         finally:
