@@ -1039,14 +1039,38 @@ _SHORT_TOK = np.empty((_SHORT + 1, _T_COLS), dtype=np.int64)
 _SHORT_TH = np.empty(_SHORT + 1, dtype=np.uint64)
 
 
+@nb.njit(cache=True)
+def _key_position(buf, tok, th, the_hash, s_hash, keys):
+    """(position of a name's identity hash in the sorted `keys` or -1, the hash): a lookup by name in one
+    kernel call (hashing, then numpy's searchsorted, cost two calls and ~1.5 us more)."""
+    kf, kl, h1, h2 = _key_hashes(buf, tok, th, the_hash, s_hash)
+    k = np.searchsorted(keys, h1)
+    if kl >= kf and k < keys.shape[0] and keys[k] == h1:
+        return k, h1
+    return -1, h1
+
+
+def _scratch_for(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return (_SHORT_TOK, _SHORT_TH) if data.shape[0] <= _SHORT else \
+        (np.empty((data.shape[0] + 1, _T_COLS), dtype=np.int64), np.empty(data.shape[0] + 1, dtype=np.uint64))
+
+
 def _key(name: str) -> tuple[np.ndarray, np.uint64, np.uint64]:
     """(key token hashes, identity, check hash) of a name."""
     data = np.frombuffer(utf8(ref.prepare(name)), dtype=np.uint8)
-    tok, th = (_SHORT_TOK, _SHORT_TH) if data.shape[0] <= _SHORT else \
-        (np.empty((data.shape[0] + 1, _T_COLS), dtype=np.int64), np.empty(data.shape[0] + 1, dtype=np.uint64))
+    tok, th = _scratch_for(data)
     rt = rule_tables()
     kf, kl, h1, h2 = _key_hashes(data, tok, th, rt.the_hash, rt.s_hash)
     return th[kf : kl + 1].copy(), np.uint64(h1), np.uint64(h2)
+
+
+def key_position(name: str, keys: np.ndarray) -> tuple[int, np.uint64]:
+    """(position of the name's identity hash in the sorted uint64 array `keys`, or -1; that hash)."""
+    data = np.frombuffer(utf8(ref.prepare(name)), dtype=np.uint8)
+    tok, th = _scratch_for(data)
+    rt = rule_tables()
+    k, h1 = _key_position(data, tok, th, rt.the_hash, rt.s_hash, keys)
+    return k, np.uint64(h1)
 
 
 def name_hashes(name: str) -> tuple[int, int]:

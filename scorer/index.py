@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from cooc.indexer.layout import COMMON_FLAG, DUCKDB_FILE, NAMES_TEXT, SKETCH_FILE, load_arrays
-from cooc.indexer.names import name_hash_u64
+from cooc.indexer.names import key_position
 from cooc.indexer.normalize import normalize_key
 from cooc.indexer.sketch import CountMinSketch, SketchShape
 from cooc.indexer.store import data_dir, read_manifest
@@ -123,9 +123,8 @@ class Index:
 
     def id_of(self, text: str) -> int:
         """The id of the name (or gazetteer alias) `text` denotes, exactly; -1 when the corpus never writes it."""
-        h = name_hash_u64(text)
-        k = int(self._hash.searchsorted(h))
-        if k < self._hash.shape[0] and self._hash[k] == h:
+        k, h = key_position(text, self._hash)  # hash and search in one kernel call: the common case
+        if k >= 0:
             return k
         if self._alias_hash.shape[0]:
             k = int(self._alias_hash.searchsorted(h))
