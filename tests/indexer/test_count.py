@@ -105,6 +105,19 @@ def test_a_long_document_with_thousands_of_pairs_in_the_window():
         assert got == ref and len(ref["pairs"]) > 4096
 
 
+def test_pair_updates_queued_past_the_queue_inside_one_document():
+    """A budget of 0.01 MiB gives the smallest pair queue (4,096 updates): it fills and is applied to the table
+    several times inside one document, and a document still adds at most 1 to each pair."""
+    names = [f"Q{i}" for i in range(300)]
+    rng = np.random.default_rng(1)
+    text = " ".join(f"in {names[k]}" for k in rng.integers(0, 300, 3000))
+    texts = [text, text[:3000], text]
+    for window in (400, WINDOW_DOC):
+        got, _ = count(texts, window, memory_mb=0.01)
+        ref = reference(texts, window)
+        assert got == ref and len(ref["pairs"]) > 3 * 4096
+
+
 def test_real_text_spilled_in_many_runs_sums_to_one_run():
     texts = sample_texts("wikipedia_vital_leads.jsonl.gz", 300)
     one, n1 = count(texts, 1000, batches=10)
