@@ -35,6 +35,7 @@ from .layout import (
     SKETCH_FILE,
     save_arrays,
 )
+from .lock import LEASE_FILE, remove_if_unleased
 from .normalize import normalize_key
 
 __all__ = ["DUCKDB_FILE", "FORMAT", "FORMAT_VERSION", "MANIFEST", "SKETCH_FILE", "NameTable", "Pairs",
@@ -198,14 +199,19 @@ def publish(staging: Path, output: Path) -> None:
     manifest = json.loads((staging / MANIFEST).read_text(encoding="utf-8"))
     manifest.update(generation=gen, data_dir=gen_dir.name)
     (staging / MANIFEST).unlink()
+    (staging / LEASE_FILE).touch()
     os.replace(staging, gen_dir)
     write_json_atomic(output / MANIFEST, manifest)
     for f in sorted(gen_dir.iterdir()):
+        if f.name.startswith("."):
+            continue
         link = output / f.name
         tmp = output / f".{f.name}.link-{os.getpid()}"
         tmp.unlink(missing_ok=True)
         os.symlink(Path(gen_dir.name) / f.name, tmp)
         os.replace(tmp, link)
     for old in output.iterdir():
-        if (old.name.startswith("gen-") and old != gen_dir) or old.name.startswith(".staging-"):
+        if old.name.startswith("gen-") and old != gen_dir:
+            remove_if_unleased(old)
+        elif old.name.startswith(".staging-"):
             shutil.rmtree(old, ignore_errors=True)

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cooc.indexer.errors import IndexFormatError
 from cooc.indexer.layout import COMMON_FLAG, DUCKDB_FILE, NAMES_TEXT, SKETCH_FILE, load_arrays
+from cooc.indexer.lock import ReaderLease
 from cooc.indexer.names import name_hash_u64
 from cooc.indexer.normalize import normalize_key
 from cooc.indexer.sketch import CountMinSketch, SketchShape
@@ -52,13 +54,19 @@ class PairCount:
     false_positive_rate: float | None = None
 
 
-class Index:
-    """A read-only view of an index directory."""
+#: times Index.open reads the manifest again when a republish removed the generation it named
+OPEN_ATTEMPTS = 20
 
-    def __init__(self, path: Path, manifest: dict):
+
+class Index:
+    """A read-only view of one generation of an index directory, held (`ReaderLease`) while open:
+    a republish never removes the files it reads, `sql` included."""
+
+    def __init__(self, path: Path, manifest: dict, lease: ReaderLease | None = None):
         self.path = path
         self.manifest = manifest
         self.data = data_dir(path, manifest)
+        self._lease = lease
         a = load_arrays(self.data)
         self._hash, self._docs, self._mentions = a["hash"], a["docs"], a["mentions"]
         self._lower, self._flags, self._label, self._offsets = a["lower"], a["flags"], a["label"], a["offsets"]
@@ -79,8 +87,20 @@ class Index:
 
     @classmethod
     def open(cls, path: str | Path) -> Index:
+        """The current generation; one that a concurrent republish removes meanwhile is retried."""
         path = Path(path)
-        return cls(path, read_manifest(path))
+        for _ in range(OPEN_ATTEMPTS):
+            manifest = read_manifest(path)
+            lease = ReaderLease.acquire(data_dir(path, manifest))
+            if lease is None:
+                continue
+            try:
+                return cls(path, manifest, lease)
+            except FileNotFoundError:
+                lease.release()
+                if data_dir(path, manifest).is_dir():
+                    raise
+        raise IndexFormatError(f"{path}: republished {OPEN_ATTEMPTS} times while opening; retry when the build is done")
 
     @property
     def documents(self) -> int:
