@@ -155,7 +155,7 @@ class Scorer:
     def __init__(self, index: Index, policy: str = "graded"):
         self.index = index
         self.policy = policy
-        self._decide = get_policy(policy, index.path)
+        self._decide = get_policy(policy, index.path, index.manifest)
 
     def score(self, question: str, answer: str | None = None) -> RiskReport:
         if not isinstance(question, str) or not (answer is None or isinstance(answer, str)):

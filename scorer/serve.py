@@ -135,6 +135,18 @@ def _add_limits(app, limits: Limits) -> None:
             in_flight -= 1
 
 
+def _scorers(index: Index) -> dict[str, Scorer]:
+    """A scorer per policy the index can serve (calibrated: only with a model fitted on this build)."""
+    out = {}
+    for p in POLICIES:
+        try:
+            out[p] = Scorer(index, p)
+        except CoocError:
+            if p != "calibrated":
+                raise
+    return out
+
+
 def create_app(index_path: Path, policy: str = "graded", limits: Limits | None = None):
     fastapi, _ = _require()
     from fastapi import FastAPI, HTTPException, Query, Request
@@ -143,7 +155,7 @@ def create_app(index_path: Path, policy: str = "graded", limits: Limits | None =
 
     limits = limits or Limits()
     index = Index.open(index_path)
-    scorers = {p: Scorer(index, p) for p in POLICIES if p != "calibrated" or (Path(index_path) / "calibration.json").is_file()}
+    scorers = _scorers(index)
     scorers["graded"].score("Warm up?", "Warm Up")  # imports and compiled kernels: not in the first request's time
     app = FastAPI(title="cooc", description="Corpus co-occurrence hallucination risk. risk in [0, 1], higher = "
                   "less supported by the corpus; confidence = 1 - risk.", version=index.manifest.get("cooc_version", ""))
