@@ -9,6 +9,18 @@ from pathlib import Path
 from .errors import CoocError
 
 LOCK_FILE = ".lock"
+_HELD: set[int] = set()  # descriptors of the locks this process holds
+
+
+def forget_inherited_locks() -> None:
+    """In a forked worker: close its copies of the parent's lock descriptors. A flock lasts while
+    any copy is open, so a worker that kept one would hold the lock after its parent died."""
+    for fd in list(_HELD):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
 
 
 class DirectoryLock:
@@ -37,10 +49,12 @@ class DirectoryLock:
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd
+        _HELD.add(fd)
         return self
 
     def __exit__(self, *exc) -> None:
         if self._fd is not None:
+            _HELD.discard(self._fd)
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
