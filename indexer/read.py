@@ -41,6 +41,7 @@ class ReadOptions:
     txt_lines: bool = False  # .txt: one document per line instead of per file
     strict: bool = False  # a malformed record is an error instead of a counted skip
     max_doc_bytes: int = 64 << 20  # longer documents are skipped and counted (`too_long`): bounded memory
+    skip_unreadable: bool = False  # an unreadable input file or subdirectory is skipped (and said), not an error
 
 
 @dataclass
@@ -90,31 +91,99 @@ def _is_corpus_file(path: Path) -> bool:
     return True
 
 
-def resolve_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
-    """Expand files, directories (recursively) and globs into a sorted, de-duplicated file list."""
-    found: set[Path] = set()
+@dataclass
+class InputFiles:
+    """The corpus files of a build, and what was left out of the list (said in the build's summary)."""
+
+    files: list[Path]  # real paths, sorted, each once
+    duplicates: list[str] = field(default_factory=list)  # given paths naming a file already listed
+    unreadable: list[str] = field(default_factory=list)  # skipped with skip_unreadable
+    excluded: int = 0  # files inside the output directory (an index kept inside its own inputs)
+
+    def notes(self) -> list[str]:
+        out = []
+        if self.duplicates:
+            out.append(f"note: {len(self.duplicates)} input path(s) name a file already listed (same real path), "
+                       f"counted once: {', '.join(self.duplicates[:5])}")
+        if self.unreadable:
+            out.append(f"note: skipped {len(self.unreadable)} unreadable path(s) (permission denied): "
+                       f"{', '.join(self.unreadable[:5])}")
+        if self.excluded:
+            out.append(f"note: skipped {self.excluded} file(s) inside the output directory")
+        return out
+
+
+def _denied(path: Path, skip_unreadable: bool, unreadable: list[str]) -> None:
+    if not skip_unreadable:
+        raise ReadError(f"{path}: permission denied; fix its permissions or pass --skip-unreadable to leave it out")
+    unreadable.append(str(path))
+
+
+def _readable(path: Path) -> bool:
+    try:
+        with open(path, "rb"):
+            return True
+    except PermissionError:
+        return False
+
+
+def _walk(path: Path, skip_unreadable: bool, unreadable: list[str]) -> list[Path]:
+    """Corpus files under a directory; an unreadable subdirectory is an error (or skipped, and said)."""
+    errors: list[OSError] = []
+    files = []
+    for root, _dirs, names in os.walk(path, onerror=errors.append):
+        files += [Path(root) / n for n in names if _is_corpus_file(Path(root) / n) and (Path(root) / n).is_file()]
+    for err in errors:
+        if isinstance(err, PermissionError):
+            _denied(Path(err.filename), skip_unreadable, unreadable)
+        else:
+            raise ReadError(f"{err.filename}: cannot list the directory ({err.strerror or err})")
+    return files
+
+
+def find_inputs(inputs: Sequence[str | os.PathLike], skip_unreadable: bool = False,
+                exclude: Path | None = None) -> InputFiles:
+    """Files, directories (recursively) and globs as one sorted list of real paths, each file once
+    however many paths name it (`a/x.gz`, `a/../a/x.gz`, a symlink). Files under `exclude` (the
+    build's own output directory) are left out."""
+    found: dict[Path, str] = {}
+    out = InputFiles([])
+    skip_root = Path(exclude).resolve() if exclude is not None else None
     for raw in inputs:
         text = str(raw)
         path = Path(text)
         if path.is_dir():
-            files = [p for p in path.rglob("*") if p.is_file() and _is_corpus_file(p)]
-            if not files:
+            files = _walk(path, skip_unreadable, out.unreadable)
+            if not files and not out.unreadable:
                 raise ReadError(f"{path}: directory contains no corpus files (.jsonl[.gz|.zst|.bz2], .parquet, .txt)")
-            found.update(files)
         elif path.is_file():
             file_format(path)
-            found.add(path)
+            files = [path]
         elif _GLOB_CHARS & set(text):
-            files = [Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file()]
-            files = [p for p in files if _is_corpus_file(p)]
+            files = [p for p in map(Path, glob.glob(text, recursive=True)) if p.is_file() and _is_corpus_file(p)]
             if not files:
                 raise ReadError(f"{text}: glob matched no corpus files")
-            found.update(files)
         else:
             raise ReadError(f"{text}: no such file or directory")
+        for f in files:
+            real = f.resolve()
+            if skip_root is not None and real.is_relative_to(skip_root):
+                out.excluded += 1
+            elif real in found:
+                out.duplicates.append(str(f))
+            elif not _readable(real):
+                _denied(f, skip_unreadable, out.unreadable)
+            else:
+                found[real] = str(f)
     if not found:
-        raise ReadError("no input files given")
-    return sorted(found, key=lambda p: str(p))
+        raise ReadError("no readable input files given" if out.unreadable or out.excluded else "no input files given")
+    out.files = sorted(found, key=str)
+    return out
+
+
+def resolve_inputs(inputs: Sequence[str | os.PathLike], skip_unreadable: bool = False) -> list[Path]:
+    """find_inputs' file list."""
+    return find_inputs(inputs, skip_unreadable).files
 
 
 def open_binary(path: Path, compression: str | None) -> BinaryIO:
@@ -288,6 +357,8 @@ def _read_txt(path: Path, compression: str | None, opts: ReadOptions, stats: Rea
 def read_file(path: Path, opts: ReadOptions, stats: ReadStats) -> Iterator[DocBatch]:
     """Stream one corpus file as batches, counting documents, bytes and skips into `stats`."""
     fmt, compression = file_format(path)
+    if not _readable(path):
+        raise ReadError(f"{path}: permission denied; fix its permissions or leave it out")
     if fmt == "jsonl":
         batches = _read_jsonl(path, compression, opts, stats)
     elif fmt == "parquet":
