@@ -199,6 +199,31 @@ def open_binary(path: Path, compression: str | None) -> BinaryIO:
 
 
 _STREAM_ERRORS = (EOFError, OSError, zstandard.ZstdError, ValueError)
+_SKIP_CHUNK = 1 << 20
+#: JSON escapes and other fields make a line longer than its text: lines up to this are parsed
+_LINE_SLACK = 1 << 20
+
+
+def line_limit(max_doc_bytes: int) -> int:
+    """The longest JSONL line parsed: longer ones are skipped as `too_long` while streaming."""
+    return 2 * max_doc_bytes + _LINE_SLACK
+
+
+def _lines(fh: BinaryIO, limit: int) -> Iterator[bytes | None]:
+    """The file's lines, or None for a line over `limit` bytes: that one is read past in chunks of
+    a megabyte and never held whole (a 1 GB line costs 1 MB of memory, not gigabytes)."""
+    while True:
+        line = fh.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:
+                rest = fh.readline(_SKIP_CHUNK)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield None
+        else:
+            yield line
 
 
 class _Skipper:
@@ -230,7 +255,10 @@ def _read_jsonl(path: Path, compression: str | None, opts: ReadOptions, stats: R
     lineno = 0
     try:
         with open_binary(path, compression) as fh:
-            for lineno, line in enumerate(fh, start=1):  # noqa: B007 (lineno used after the loop)
+            for lineno, line in enumerate(_lines(fh, line_limit(opts.max_doc_bytes)), start=1):  # noqa: B007
+                if line is None:
+                    skip("too_long", str(lineno))
+                    continue
                 if not line.strip():
                     continue
                 try:
@@ -331,11 +359,11 @@ def _read_txt(path: Path, compression: str | None, opts: ReadOptions, stats: Rea
             ids: list[str] = []
             texts: list[str] = []
             nbytes = 0
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                if len(line) > opts.max_doc_bytes:
+            for lineno, line in enumerate(_lines(fh, opts.max_doc_bytes + 2), start=1):
+                if line is None or len(line.rstrip(b"\r\n")) > opts.max_doc_bytes:
                     skip("too_long", str(lineno))
+                    continue
+                if not line.strip():
                     continue
                 try:
                     text = line.decode("utf-8").rstrip("\r\n")
