@@ -176,8 +176,8 @@ def _build_locked(cfg: BuildConfig, output: Path) -> BuildResult:
             extra = {"workers": cfg.runner.processes, "executor": cfg.runner.kind,
                      "failed_shards": [f.name for f in failed], "memory_mb": cfg.memory_mb}
             merged = merge_parts(parts, output, cfg.merge, extra_config=extra, runner=cfg.runner)
-    return BuildResult(output, len(mine), len(todo), t_count, time.perf_counter() - t0, merged, failed,
-                       inputs.notes())
+    notes = inputs.notes() + [f"warning: {w}" for w in (gazetteer.warnings if gazetteer else [])]
+    return BuildResult(output, len(mine), len(todo), t_count, time.perf_counter() - t0, merged, failed, notes)
 
 
 def format_build(r: BuildResult) -> str:
