@@ -211,7 +211,7 @@ def line_limit(max_doc_bytes: int) -> int:
 
 def _lines(fh: BinaryIO, limit: int) -> Iterator[bytes | None]:
     """The file's lines, or None for a line over `limit` bytes: that one is read past in chunks of
-    a megabyte and never held whole (a 1 GB line costs 1 MB of memory, not gigabytes)."""
+    a megabyte and never held whole (a 1 GB line costs `limit` bytes of memory, not gigabytes)."""
     while True:
         line = fh.readline(limit + 1)
         if not line:

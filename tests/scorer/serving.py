@@ -30,21 +30,25 @@ def running_server(index_dir: Path, **limits):
                             stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if proc.poll() is not None:
-                    pytest.fail(proc.stderr.read())
-                if time.time() > deadline:
-                    pytest.fail("the server did not start within 60 s")
-                time.sleep(0.2)
+        wait_until_serving(base, proc)
         yield base, proc
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def wait_until_serving(base: str, proc: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.time() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1)
+            return
+        except (urllib.error.URLError, ConnectionError):
+            if proc.poll() is not None:
+                pytest.fail(proc.stderr.read())
+            if time.time() > deadline:
+                pytest.fail(f"the server did not start within {seconds:g} s")
+            time.sleep(0.2)
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
