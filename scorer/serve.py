@@ -54,6 +54,17 @@ class RequestCancelled(Exception):
     """The request's time ran out: its remaining work is dropped."""
 
 
+def _report_json(report) -> bytes:
+    """orjson serializes the dataclasses directly, 10x faster than asdict + json; to_json() when it
+    refuses (a lone surrogate, which strict JSON bodies cannot bring in)."""
+    import orjson
+
+    try:
+        return orjson.dumps(report)
+    except orjson.JSONEncodeError:
+        return report.to_json().encode("utf-8")
+
+
 def score_reply(scorer: Scorer, questions: list[str], answers: list[str | None], single: bool, limits: Limits,
                 cancelled: Callable[[], bool]) -> tuple[int, bytes | str]:
     """(status, JSON reply) of a /score request, scored CHUNK_ITEMS at a time within the pair and
@@ -67,7 +78,7 @@ def score_reply(scorer: Scorer, questions: list[str], answers: list[str | None],
             pairs += len(r.pairs)
             if pairs > limits.max_pairs:
                 return 413, f"the request needs over {limits.max_pairs:,} pair lookups; send fewer items"
-            parts.append(r.to_json().encode("utf-8"))
+            parts.append(_report_json(r))
             size += len(parts[-1]) + 1
             if size > limits.max_reply_bytes:
                 return 413, f"the reply would exceed {limits.max_reply_bytes:,} bytes; send fewer items"
