@@ -76,6 +76,8 @@ def _read_options(f):
         click.option("--batch-size", default=2048, show_default=True, type=click.IntRange(min=1), help="Documents per batch."),
         click.option("--max-doc-mb", default=64.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
                      help="Skip (and count as too_long) documents larger than this: bounded memory."),
+        click.option("--skip-unreadable", is_flag=True,
+                     help="Leave out (and list) input files and subdirectories cooc may not read, instead of failing."),
     ]):
         f = opt(f)
     return f
@@ -134,7 +136,7 @@ def _runner(o) -> Runner:
 
 def _read(o) -> ReadOptions:
     return ReadOptions(o["text_field"], o["id_field"], o["batch_size"], o["txt_lines"], o["strict"],
-                       int(o["max_doc_mb"] * (1 << 20)))
+                       int(o["max_doc_mb"] * (1 << 20)), o["skip_unreadable"])
 
 
 def _vocab(o) -> VocabConfig:

@@ -28,7 +28,7 @@ from .layout import PARTS_DIR
 from .lock import DirectoryLock
 from .merge import ALIASES_FILE, MergeOptions, MergeResult, format_merge, merge_parts
 from .parts import CountOptions, PartSettings, count_shard_with, is_done, load_done, part_name
-from .read import ReadOptions, resolve_inputs
+from .read import ReadOptions, find_inputs
 from .runner import LocalRunner, Runner, Task, TaskFailure
 from .store import check_output
 
@@ -87,6 +87,7 @@ class BuildResult:
     seconds: float
     merged: MergeResult | None  # None when world_size > 1 (run `cooc merge`)
     failed: list[TaskFailure] = field(default_factory=list)  # Ray: shards (by path) that kept failing
+    notes: list[str] = field(default_factory=list)  # inputs counted once, skipped unreadable or inside the output
 
 
 def _run_shards(todo: list[Path], parts_dir: Path, opts: CountOptions, cfg: BuildConfig,
@@ -150,7 +151,8 @@ def _clear_stale_parts(parts_dir: Path, settings: PartSettings, force: bool) -> 
 def _build_locked(cfg: BuildConfig, output: Path) -> BuildResult:
     t0 = time.perf_counter()
     check_output(output, cfg.force)
-    files = resolve_inputs(cfg.inputs)
+    inputs = find_inputs(cfg.inputs, cfg.read.skip_unreadable, exclude=output)
+    files = inputs.files
     mine = files[cfg.rank :: cfg.world_size]
     gazetteer = load_gazetteer(cfg.names_file)
     parts_dir = output / PARTS_DIR
@@ -174,10 +176,15 @@ def _build_locked(cfg: BuildConfig, output: Path) -> BuildResult:
             extra = {"workers": cfg.runner.processes, "executor": cfg.runner.kind,
                      "failed_shards": [f.name for f in failed], "memory_mb": cfg.memory_mb}
             merged = merge_parts(parts, output, cfg.merge, extra_config=extra, runner=cfg.runner)
-    return BuildResult(output, len(mine), len(todo), t_count, time.perf_counter() - t0, merged, failed)
+    notes = inputs.notes() + [f"warning: {w}" for w in (gazetteer.warnings if gazetteer else [])]
+    return BuildResult(output, len(mine), len(todo), t_count, time.perf_counter() - t0, merged, failed, notes)
 
 
 def format_build(r: BuildResult) -> str:
+    return "\n".join([*r.notes, _format_counts(r)])
+
+
+def _format_counts(r: BuildResult) -> str:
     head = f"counted {r.shards_counted} of {r.shards} shards ({r.shards - r.shards_counted} already done) in " \
            f"{r.count_seconds:.1f}s"
     if r.failed:

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import IndexFormatError
+
 FORMAT = "cooc-index"
 FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
@@ -64,7 +66,39 @@ def save_arrays(directory: Path, arrays: dict[str, np.ndarray]) -> None:
             np.save(directory / file, np.ascontiguousarray(a, dtype=dtype))
 
 
+def _corrupt(path: Path, what: str) -> IndexFormatError:
+    return IndexFormatError(f"{path}: {what}; the index is damaged: rebuild it (`cooc stats --verify` lists what)")
+
+
+def load_array(path: Path, dtype, ndim: int = 1) -> np.ndarray:
+    """One array memory-mapped, or a one-line error naming the file (truncated, bad header, empty,
+    wrong dtype or shape): what the header claims is checked against the file, never trusted."""
+    try:
+        a = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise _corrupt(path, "missing") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise _corrupt(path, f"not a readable .npy array ({exc})") from None
+    if a.dtype != np.dtype(dtype) or a.ndim != ndim:
+        raise _corrupt(path, f"holds {a.dtype} of {a.ndim} dimensions, expected {np.dtype(dtype)} of {ndim}")
+    # plain ndarray views of the maps: np.memmap's subclass hooks cost microseconds per scalar lookup
+    return a.view(np.ndarray)
+
+
 def load_arrays(directory: Path) -> dict[str, np.ndarray]:
     """Every array memory-mapped: opening costs milliseconds whatever the number of names."""
-    # plain ndarray views of the maps: np.memmap's subclass hooks cost microseconds per scalar lookup
-    return {name: np.load(directory / file, mmap_mode="r").view(np.ndarray) for name, (file, _dtype) in ARRAYS.items()}
+    return {name: load_array(directory / file, dtype) for name, (file, dtype) in ARRAYS.items()}
+
+
+def check_lengths(directory: Path, a: dict[str, np.ndarray], text_bytes: int) -> None:
+    """The arrays agree in length (cheap: shapes and two scalars, no pass over the data)."""
+    n = a["hash"].shape[0]
+    for name in ("check", "docs", "mentions", "lower", "flags", "label"):
+        if a[name].shape[0] != n:
+            raise _corrupt(directory / ARRAYS[name][0], f"{a[name].shape[0]} rows, the name table has {n}")
+    offsets = a["offsets"]
+    if offsets.shape[0] != n + 1 or int(offsets[0]) != 0 or int(offsets[-1]) != text_bytes:
+        raise _corrupt(directory / ARRAYS["offsets"][0], f"does not cut {NAMES_TEXT} ({text_bytes} bytes) into {n} names")
+    for x, y in (("alias_hash", "alias_id"), ("pair_keys", "pair_docs")):
+        if a[x].shape != a[y].shape:
+            raise _corrupt(directory / ARRAYS[y][0], f"{a[y].shape[0]} rows, {ARRAYS[x][0]} has {a[x].shape[0]}")

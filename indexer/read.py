@@ -41,6 +41,7 @@ class ReadOptions:
     txt_lines: bool = False  # .txt: one document per line instead of per file
     strict: bool = False  # a malformed record is an error instead of a counted skip
     max_doc_bytes: int = 64 << 20  # longer documents are skipped and counted (`too_long`): bounded memory
+    skip_unreadable: bool = False  # an unreadable input file or subdirectory is skipped (and said), not an error
 
 
 @dataclass
@@ -90,31 +91,99 @@ def _is_corpus_file(path: Path) -> bool:
     return True
 
 
-def resolve_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
-    """Expand files, directories (recursively) and globs into a sorted, de-duplicated file list."""
-    found: set[Path] = set()
+@dataclass
+class InputFiles:
+    """The corpus files of a build, and what was left out of the list (said in the build's summary)."""
+
+    files: list[Path]  # real paths, sorted, each once
+    duplicates: list[str] = field(default_factory=list)  # given paths naming a file already listed
+    unreadable: list[str] = field(default_factory=list)  # skipped with skip_unreadable
+    excluded: int = 0  # files inside the output directory (an index kept inside its own inputs)
+
+    def notes(self) -> list[str]:
+        out = []
+        if self.duplicates:
+            out.append(f"note: {len(self.duplicates)} input path(s) name a file already listed (same real path), "
+                       f"counted once: {', '.join(self.duplicates[:5])}")
+        if self.unreadable:
+            out.append(f"note: skipped {len(self.unreadable)} unreadable path(s) (permission denied): "
+                       f"{', '.join(self.unreadable[:5])}")
+        if self.excluded:
+            out.append(f"note: skipped {self.excluded} file(s) inside the output directory")
+        return out
+
+
+def _denied(path: Path, skip_unreadable: bool, unreadable: list[str]) -> None:
+    if not skip_unreadable:
+        raise ReadError(f"{path}: permission denied; fix its permissions or pass --skip-unreadable to leave it out")
+    unreadable.append(str(path))
+
+
+def _readable(path: Path) -> bool:
+    try:
+        with open(path, "rb"):
+            return True
+    except PermissionError:
+        return False
+
+
+def _walk(path: Path, skip_unreadable: bool, unreadable: list[str]) -> list[Path]:
+    """Corpus files under a directory; an unreadable subdirectory is an error (or skipped, and said)."""
+    errors: list[OSError] = []
+    files = []
+    for root, _dirs, names in os.walk(path, onerror=errors.append):
+        files += [Path(root) / n for n in names if _is_corpus_file(Path(root) / n) and (Path(root) / n).is_file()]
+    for err in errors:
+        if isinstance(err, PermissionError):
+            _denied(Path(err.filename), skip_unreadable, unreadable)
+        else:
+            raise ReadError(f"{err.filename}: cannot list the directory ({err.strerror or err})")
+    return files
+
+
+def find_inputs(inputs: Sequence[str | os.PathLike], skip_unreadable: bool = False,
+                exclude: Path | None = None) -> InputFiles:
+    """Files, directories (recursively) and globs as one sorted list of real paths, each file once
+    however many paths name it (`a/x.gz`, `a/../a/x.gz`, a symlink). Files under `exclude` (the
+    build's own output directory) are left out."""
+    found: dict[Path, str] = {}
+    out = InputFiles([])
+    skip_root = Path(exclude).resolve() if exclude is not None else None
     for raw in inputs:
         text = str(raw)
         path = Path(text)
         if path.is_dir():
-            files = [p for p in path.rglob("*") if p.is_file() and _is_corpus_file(p)]
-            if not files:
+            files = _walk(path, skip_unreadable, out.unreadable)
+            if not files and not out.unreadable:
                 raise ReadError(f"{path}: directory contains no corpus files (.jsonl[.gz|.zst|.bz2], .parquet, .txt)")
-            found.update(files)
         elif path.is_file():
             file_format(path)
-            found.add(path)
+            files = [path]
         elif _GLOB_CHARS & set(text):
-            files = [Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file()]
-            files = [p for p in files if _is_corpus_file(p)]
+            files = [p for p in map(Path, glob.glob(text, recursive=True)) if p.is_file() and _is_corpus_file(p)]
             if not files:
                 raise ReadError(f"{text}: glob matched no corpus files")
-            found.update(files)
         else:
             raise ReadError(f"{text}: no such file or directory")
+        for f in files:
+            real = f.resolve()
+            if skip_root is not None and real.is_relative_to(skip_root):
+                out.excluded += 1
+            elif real in found:
+                out.duplicates.append(str(f))
+            elif not _readable(real):
+                _denied(f, skip_unreadable, out.unreadable)
+            else:
+                found[real] = str(f)
     if not found:
-        raise ReadError("no input files given")
-    return sorted(found, key=lambda p: str(p))
+        raise ReadError("no readable input files given" if out.unreadable or out.excluded else "no input files given")
+    out.files = sorted(found, key=str)
+    return out
+
+
+def resolve_inputs(inputs: Sequence[str | os.PathLike], skip_unreadable: bool = False) -> list[Path]:
+    """find_inputs' file list."""
+    return find_inputs(inputs, skip_unreadable).files
 
 
 def open_binary(path: Path, compression: str | None) -> BinaryIO:
@@ -130,6 +199,31 @@ def open_binary(path: Path, compression: str | None) -> BinaryIO:
 
 
 _STREAM_ERRORS = (EOFError, OSError, zstandard.ZstdError, ValueError)
+_SKIP_CHUNK = 1 << 20
+#: JSON escapes and other fields make a line longer than its text: lines up to this are parsed
+_LINE_SLACK = 1 << 20
+
+
+def line_limit(max_doc_bytes: int) -> int:
+    """The longest JSONL line parsed: longer ones are skipped as `too_long` while streaming."""
+    return 2 * max_doc_bytes + _LINE_SLACK
+
+
+def _lines(fh: BinaryIO, limit: int) -> Iterator[bytes | None]:
+    """The file's lines, or None for a line over `limit` bytes: that one is read past in chunks of
+    a megabyte and never held whole (a 1 GB line costs `limit` bytes of memory, not gigabytes)."""
+    while True:
+        line = fh.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:
+                rest = fh.readline(_SKIP_CHUNK)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield None
+        else:
+            yield line
 
 
 class _Skipper:
@@ -161,7 +255,10 @@ def _read_jsonl(path: Path, compression: str | None, opts: ReadOptions, stats: R
     lineno = 0
     try:
         with open_binary(path, compression) as fh:
-            for lineno, line in enumerate(fh, start=1):  # noqa: B007 (lineno used after the loop)
+            for lineno, line in enumerate(_lines(fh, line_limit(opts.max_doc_bytes)), start=1):  # noqa: B007
+                if line is None:
+                    skip("too_long", str(lineno))
+                    continue
                 if not line.strip():
                     continue
                 try:
@@ -262,11 +359,11 @@ def _read_txt(path: Path, compression: str | None, opts: ReadOptions, stats: Rea
             ids: list[str] = []
             texts: list[str] = []
             nbytes = 0
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                if len(line) > opts.max_doc_bytes:
+            for lineno, line in enumerate(_lines(fh, opts.max_doc_bytes + 2), start=1):
+                if line is None or len(line.rstrip(b"\r\n")) > opts.max_doc_bytes:
                     skip("too_long", str(lineno))
+                    continue
+                if not line.strip():
                     continue
                 try:
                     text = line.decode("utf-8").rstrip("\r\n")
@@ -288,6 +385,8 @@ def _read_txt(path: Path, compression: str | None, opts: ReadOptions, stats: Rea
 def read_file(path: Path, opts: ReadOptions, stats: ReadStats) -> Iterator[DocBatch]:
     """Stream one corpus file as batches, counting documents, bytes and skips into `stats`."""
     fmt, compression = file_format(path)
+    if not _readable(path):
+        raise ReadError(f"{path}: permission denied; fix its permissions or leave it out")
     if fmt == "jsonl":
         batches = _read_jsonl(path, compression, opts, stats)
     elif fmt == "parquet":

@@ -9,14 +9,18 @@ by name while the others finish, as a cluster job should.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
 import os
+import signal
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from .errors import CoocError
+from .lock import forget_inherited_locks
 
 __all__ = ["LocalRunner", "RayRunner", "Runner", "Task", "TaskFailure", "default_processes", "make_runner"]
 
@@ -55,6 +59,22 @@ class Runner(Protocol):
     def processes(self) -> int: ...
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _worker_init(parent: int) -> None:
+    """A local worker dies with the build: the kernel kills it when its parent dies (Linux), it
+    exits if the parent is already gone, and it holds none of the parent's locks."""
+    forget_inherited_locks()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 @dataclass
 class LocalRunner:
     kind: ClassVar[str] = "local"
@@ -74,7 +94,8 @@ class LocalRunner:
                 done(task, task.fn(*task.args))
             return []
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(min(self.workers, len(tasks)), mp_context=ctx) as pool:
+        with ProcessPoolExecutor(min(self.workers, len(tasks)), mp_context=ctx, initializer=_worker_init,
+                                 initargs=(os.getpid(),)) as pool:
             for task, result in _as_completed(pool, _heaviest_first(tasks)):
                 done(task, result)
         return []

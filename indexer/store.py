@@ -35,10 +35,11 @@ from .layout import (
     SKETCH_FILE,
     save_arrays,
 )
+from .lock import LEASE_FILE, remove_if_unleased
 from .normalize import normalize_key
 
 __all__ = ["DUCKDB_FILE", "FORMAT", "FORMAT_VERSION", "MANIFEST", "SKETCH_FILE", "NameTable", "Pairs",
-           "check_output", "data_dir", "file_sha256", "publish", "read_manifest", "staging_dir", "write_index",
+           "check_manifest", "check_output", "data_dir", "file_sha256", "manifest_checksum", "publish", "read_manifest", "staging_dir", "write_index",
            "write_json_atomic"]
 
 
@@ -127,6 +128,73 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+MANIFEST_CHECKSUM = "manifest_sha256"
+
+
+def manifest_checksum(manifest: dict) -> str:
+    """sha256 of the manifest's content (without this checksum), canonically serialized."""
+    body = {k: v for k, v in manifest.items() if k != MANIFEST_CHECKSUM}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _is_count(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
+#: (path into the manifest, check, what it must be): what readers use, checked at every open
+_FIELDS = (
+    (("corpus", "documents"), _is_count, "a count of documents"),
+    (("corpus", "tokens"), _is_count, "a count"),
+    (("corpus", "bytes"), _is_count, "a count"),
+    (("corpus", "skipped"), lambda x: isinstance(x, dict), "an object"),
+    (("corpus", "skipped_total"), _is_count, "a count"),
+    (("config", "window"), lambda x: x == "doc" or _is_count(x), "a number of tokens or \"doc\""),
+    (("config", "names", "rules"), lambda x: isinstance(x, bool), "true or false"),
+    (("config", "names", "max_tokens"), _is_count, "a count"),
+    (("labels",), lambda x: isinstance(x, list) and all(isinstance(v, str) for v in x), "a list of labels"),
+    (("counts",), lambda x: isinstance(x, dict), "an object"),
+    (("inputs",), lambda x: isinstance(x, list), "a list"),
+    (("files",), lambda x: isinstance(x, dict), "an object"),
+    (("data_dir",), lambda x: isinstance(x, str) and "/" not in x and x not in ("", ".."), "a generation name"),
+)
+
+
+def _field(manifest: dict, keys: tuple[str, ...]):
+    value = manifest
+    for k in keys:
+        if not isinstance(value, dict) or k not in value:
+            raise KeyError(k)
+        value = value[k]
+    return value
+
+
+def check_manifest(path: Path, manifest: dict) -> None:
+    """Every field a reader uses is there and of its type, and the content matches its checksum."""
+    for keys, ok, what in _FIELDS:
+        if keys == ("data_dir",) and "data_dir" not in manifest:
+            continue  # an index written before generations
+        try:
+            value = _field(manifest, keys)
+        except KeyError:
+            raise IndexFormatError(f"{path}: no '{'.'.join(keys)}'; the manifest is damaged: rebuild the index") from None
+        if not ok(value):
+            raise IndexFormatError(f"{path}: '{'.'.join(keys)}' is {value!r}, not {what}; the manifest is damaged: "
+                                   "rebuild the index")
+    if "sketch" in manifest:
+        from .sketch import SketchShape
+
+        try:
+            SketchShape.from_dict(manifest["sketch"])
+            float(manifest["sketch"]["bound"]), float(manifest["sketch"]["false_positive_rate"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IndexFormatError(f"{path}: 'sketch' is damaged ({type(exc).__name__}: {exc}); rebuild the index") \
+                from None
+    listed = manifest.get(MANIFEST_CHECKSUM)
+    if listed is not None and listed != manifest_checksum(manifest):
+        raise IndexFormatError(f"{path}: content does not match its checksum (edited after the build?); rebuild "
+                               "the index")
+
+
 def read_manifest(directory: Path) -> dict:
     directory = Path(directory)
     if not directory.is_dir():
@@ -141,7 +209,10 @@ def read_manifest(directory: Path) -> dict:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise IndexFormatError(f"{directory}: {MANIFEST} is not a cooc index manifest")
     version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise IndexFormatError(f"{path}: format_version {version!r} is not a whole number; the manifest is damaged: "
+                               "rebuild the index")
+    if version > FORMAT_VERSION:
         raise IndexFormatError(
             f"{directory}: index format v{version} is newer than this cooc supports (v{FORMAT_VERSION}); upgrade cooc"
         )
@@ -150,6 +221,7 @@ def read_manifest(directory: Path) -> dict:
             f"{directory}: index format v{version} was written by an older cooc (vocabulary ids); this cooc reads "
             f"v{FORMAT_VERSION} (name hashes): rebuild it with `cooc build ... --force`"
         )
+    check_manifest(path, manifest)
     return manifest
 
 
@@ -197,15 +269,21 @@ def publish(staging: Path, output: Path) -> None:
     shutil.rmtree(gen_dir, ignore_errors=True)
     manifest = json.loads((staging / MANIFEST).read_text(encoding="utf-8"))
     manifest.update(generation=gen, data_dir=gen_dir.name)
+    manifest[MANIFEST_CHECKSUM] = manifest_checksum(manifest)
     (staging / MANIFEST).unlink()
+    (staging / LEASE_FILE).touch()
     os.replace(staging, gen_dir)
     write_json_atomic(output / MANIFEST, manifest)
     for f in sorted(gen_dir.iterdir()):
+        if f.name.startswith("."):
+            continue
         link = output / f.name
         tmp = output / f".{f.name}.link-{os.getpid()}"
         tmp.unlink(missing_ok=True)
         os.symlink(Path(gen_dir.name) / f.name, tmp)
         os.replace(tmp, link)
     for old in output.iterdir():
-        if (old.name.startswith("gen-") and old != gen_dir) or old.name.startswith(".staging-"):
+        if old.name.startswith("gen-") and old != gen_dir:
+            remove_if_unleased(old)
+        elif old.name.startswith(".staging-"):
             shutil.rmtree(old, ignore_errors=True)

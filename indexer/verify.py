@@ -10,7 +10,7 @@ from .count import split_keys
 from .duck import connect
 from .layout import DUCKDB_FILE, MANIFEST, SKETCH_FILE, load_arrays
 from .sketch import CountMinSketch, SketchShape
-from .store import data_dir, file_sha256, read_manifest
+from .store import MANIFEST_CHECKSUM, data_dir, file_sha256, read_manifest
 
 SKETCH_SAMPLE = 100_000
 
@@ -19,7 +19,8 @@ def _checksums(path: Path, m: dict) -> list[str]:
     listed = m.get("files")
     if not listed:
         return [f"{path / MANIFEST}: lists no file checksums (written by an older cooc); rebuild to verify"]
-    problems = []
+    problems = [] if MANIFEST_CHECKSUM in m else [
+        f"{MANIFEST}: has no checksum of its own content (written by an older cooc); rebuild to verify it"]
     for name, meta in listed.items():
         f = path / name
         if not f.is_file():

@@ -113,7 +113,7 @@ def _acceptable_key(key: str, stop: frozenset[str]) -> bool:
 def make_vocabulary(inputs: list[str], read: ReadOptions, cfg: VocabConfig, output: Path | None = None
                     ) -> list[GazetteerEntry]:
     """NER-discovered names of a sample of the inputs, most mentioned first; saved as JSONL when asked."""
-    found, _stats = discover(resolve_inputs(inputs), read, cfg)
+    found, _stats = discover(resolve_inputs(inputs, read.skip_unreadable), read, cfg)
     if not found:
         raise CoocError("NER found no name often enough in the sample (lower --min-count or raise --discover-docs)")
     entries = [GazetteerEntry(surface, (), label) for _key, (_c, surface, label) in

@@ -8,6 +8,7 @@ trusting the `calibrated` policy.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Iterator
@@ -18,10 +19,20 @@ import numpy as np
 
 from cooc.indexer.atomic import write_json_atomic
 from cooc.indexer.errors import CoocError
+from cooc.indexer.layout import DUCKDB_FILE
+from cooc.indexer.store import read_manifest
 
 from .features import FEATURES
 
 CALIBRATION_FILE = "calibration.json"
+
+
+def index_data_checksum(manifest: dict) -> str:
+    """What the model was fitted on: a digest of the checksums of the files the scorer reads. A
+    rebuild over other data changes it; the same data counted again keeps it."""
+    files = manifest.get("files") or {}
+    listed = sorted((name, meta.get("sha256", "")) for name, meta in files.items() if name != DUCKDB_FILE)
+    return hashlib.sha256(json.dumps(listed).encode()).hexdigest()[:16]
 
 
 def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -63,6 +74,7 @@ class CalibrationModel:
     cv_brier: float
     n: int
     positives: int
+    index_data: str = ""  # index_data_checksum of the index it was fitted on
 
     def predict(self, feats: dict[str, float]) -> float:
         z = self.weights[-1]
@@ -118,6 +130,7 @@ def calibrate(index_path: Path, labelled: Path, question_field: str = "question"
         xs += [[rep.features[k] for k in FEATURES] for rep in reports]
         ys += [int(r[label_field]) for r in rows]
     model = fit(np.array(xs, dtype=float), np.array(ys, dtype=float), folds)
+    model.index_data = index_data_checksum(scorer.index.manifest)
     save_model(index_path, model)
     return model
 
@@ -126,11 +139,17 @@ def save_model(index_path: Path, model: CalibrationModel) -> None:
     write_json_atomic(Path(index_path) / CALIBRATION_FILE, asdict(model))
 
 
-def load_model(index_path: Path | None) -> CalibrationModel:
+def load_model(index_path: Path | None, manifest: dict | None = None) -> CalibrationModel:
+    """The index's model; refused when it was fitted on another build (the index's data changed)."""
     path = Path(index_path or ".") / CALIBRATION_FILE
     if not path.is_file():
         raise CoocError(f"{index_path}: no calibration model; fit one with `cooc calibrate -i {index_path} LABELLED.jsonl`")
     try:
-        return CalibrationModel(**json.loads(path.read_text(encoding="utf-8")))
+        model = CalibrationModel(**json.loads(path.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, TypeError) as exc:
         raise CoocError(f"{path}: corrupt calibration model ({exc}); fit it again with `cooc calibrate`") from None
+    expected = index_data_checksum(manifest if manifest is not None else read_manifest(Path(index_path or ".")))
+    if model.index_data != expected:
+        raise CoocError(f"{path}: fitted on another build of this index (data {model.index_data or 'unrecorded'}, the "
+                        f"index now {expected}); its risks and AUROC do not apply: fit it again with `cooc calibrate`")
+    return model

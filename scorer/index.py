@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cooc.indexer.layout import COMMON_FLAG, DUCKDB_FILE, NAMES_TEXT, SKETCH_FILE, load_arrays
+from cooc.indexer.errors import IndexFormatError
+from cooc.indexer.layout import COMMON_FLAG, DUCKDB_FILE, NAMES_TEXT, SKETCH_FILE, check_lengths, load_arrays
+from cooc.indexer.lock import ReaderLease
 from cooc.indexer.names import key_position
 from cooc.indexer.normalize import normalize_key
 from cooc.indexer.sketch import CountMinSketch, SketchShape
@@ -52,21 +54,30 @@ class PairCount:
     false_positive_rate: float | None = None
 
 
-class Index:
-    """A read-only view of an index directory."""
+#: times Index.open reads the manifest again when a republish removed the generation it named
+OPEN_ATTEMPTS = 20
 
-    def __init__(self, path: Path, manifest: dict):
+
+class Index:
+    """A read-only view of one generation of an index directory, held (`ReaderLease`) while open:
+    a republish never removes the files it reads, `sql` included."""
+
+    def __init__(self, path: Path, manifest: dict, lease: ReaderLease | None = None):
         self.path = path
         self.manifest = manifest
         self.data = data_dir(path, manifest)
+        self._lease = lease
         a = load_arrays(self.data)
         self._hash, self._docs, self._mentions = a["hash"], a["docs"], a["mentions"]
         self._lower, self._flags, self._label, self._offsets = a["lower"], a["flags"], a["label"], a["offsets"]
         self._alias_hash, self._alias_id = a["alias_hash"], a["alias_id"]
         self._pair_keys, self._pair_docs = a["pair_keys"], a["pair_docs"]
         text = self.data / NAMES_TEXT
+        if not text.is_file():
+            raise IndexFormatError(f"{text}: missing; the index is damaged: rebuild it")
         self._text = np.memmap(text, dtype=np.uint8, mode="r").view(np.ndarray) if text.stat().st_size else \
             np.zeros(0, np.uint8)
+        check_lengths(self.data, a, self._text.shape[0])
         self.labels: list[str] = manifest["labels"]
         self.max_tokens = int(manifest["config"]["names"]["max_tokens"])
         #: the index counts every name the corpus writes (False: only a fixed list, `cooc build --vocab`)
@@ -75,12 +86,27 @@ class Index:
         self._complete = self._min_pair_docs <= 1
         self._sketch = None
         if not self._complete and (self.data / SKETCH_FILE).is_file():
-            self._sketch = CountMinSketch.load(self.data / SKETCH_FILE, SketchShape.from_dict(manifest["sketch"]))
+            try:
+                self._sketch = CountMinSketch.load(self.data / SKETCH_FILE, SketchShape.from_dict(manifest["sketch"]))
+            except (ValueError, OSError, EOFError) as exc:
+                raise IndexFormatError(f"{self.data / SKETCH_FILE}: unreadable ({exc}); rebuild the index") from None
 
     @classmethod
     def open(cls, path: str | Path) -> Index:
+        """The current generation; one that a concurrent republish removes meanwhile is retried."""
         path = Path(path)
-        return cls(path, read_manifest(path))
+        for _ in range(OPEN_ATTEMPTS):
+            manifest = read_manifest(path)
+            lease = ReaderLease.acquire(data_dir(path, manifest))
+            if lease is None:
+                continue
+            try:
+                return cls(path, manifest, lease)
+            except IndexFormatError:
+                lease.release()
+                if data_dir(path, manifest).is_dir():  # damaged, not republished
+                    raise
+        raise IndexFormatError(f"{path}: republished {OPEN_ATTEMPTS} times while opening; retry when the build is done")
 
     @property
     def documents(self) -> int:
@@ -99,9 +125,10 @@ class Index:
 
     def entity_by_id(self, eid: int) -> EntityCount:
         name = self.name_of(eid)
-        return EntityCount(int(eid), normalize_key(name), name, self.labels[int(self._label[eid])],
-                           int(self._docs[eid]), int(self._mentions[eid]), bool(self._flags[eid] & COMMON_FLAG),
-                           int(self._lower[eid]))
+        label = int(self._label[eid])  # counts of a damaged file never go below 0 (logs, divisions)
+        return EntityCount(int(eid), normalize_key(name), name, self.labels[label] if label < len(self.labels) else "",
+                           max(0, int(self._docs[eid])), max(0, int(self._mentions[eid])),
+                           bool(self._flags[eid] & COMMON_FLAG), max(0, int(self._lower[eid])))
 
     def ids(self, hashes: np.ndarray) -> np.ndarray:
         """The name id of each hash (a name, or a gazetteer alias of one); -1 where the corpus never writes it."""
@@ -135,7 +162,7 @@ class Index:
     def docs(self, text: str) -> int:
         """Documents naming `text` (0 when the corpus never writes it): the count lookup, in microseconds."""
         eid = self.id_of(text)
-        return int(self._docs[eid]) if eid >= 0 else 0
+        return max(0, int(self._docs[eid])) if eid >= 0 else 0
 
     def entity(self, text: str) -> EntityCount | None:
         """The name (or gazetteer alias) `text` denotes, exactly; None when the corpus never writes it."""
@@ -147,7 +174,7 @@ class Index:
         key = np.uint64((lo << 32) | hi)
         k = int(self._pair_keys.searchsorted(key))
         if k < self._pair_keys.shape[0] and self._pair_keys[k] == key:
-            return PairCount(lo, hi, int(self._pair_docs[k]), "exact")
+            return PairCount(lo, hi, max(0, int(self._pair_docs[k])), "exact")
         if self._complete:
             return PairCount(lo, hi, 0, "exact")
         return self.pairs(np.array([a]), np.array([b]))[0]  # pruned: the sketch's bound
@@ -161,7 +188,7 @@ class Index:
         n = self._pair_keys.shape[0]
         idx = np.minimum(np.searchsorted(self._pair_keys, keys), max(n - 1, 0))
         found = (self._pair_keys[idx] == keys) if n else np.zeros(keys.shape, bool)
-        docs = np.where(found, self._pair_docs[idx] if n else 0, 0).astype(np.int64)
+        docs = np.maximum(np.where(found, self._pair_docs[idx] if n else 0, 0), 0).astype(np.int64)
         if self._complete or self._sketch is None or found.all():
             return [PairCount(int(x), int(y), int(d), "exact") for x, y, d in zip(lo, hi, docs, strict=True)]
         est = np.minimum(self._sketch.query(keys), self._min_pair_docs - 1)

@@ -126,7 +126,7 @@ def quco(ev: Evidence) -> Decision:
 POLICIES = ("graded", "quco", "calibrated")
 
 
-def get_policy(name: str, index_path: Path | None = None) -> Callable[[Evidence], Decision]:
+def get_policy(name: str, index_path: Path | None = None, manifest: dict | None = None) -> Callable[[Evidence], Decision]:
     if name == "graded":
         return graded
     if name == "quco":
@@ -134,7 +134,7 @@ def get_policy(name: str, index_path: Path | None = None) -> Callable[[Evidence]
     if name == "calibrated":
         from .calibrate import load_model
 
-        model = load_model(index_path)
+        model = load_model(index_path, manifest)
 
         def calibrated(ev: Evidence) -> Decision:
             risk = model.predict(ev.features)

@@ -17,6 +17,11 @@ from .features import FEATURES, conditional, npmi, pmi
 from .index import Index
 from .policy import LONG_TAIL_MEAN, RARE_ENTITY, Evidence, get_policy
 
+#: Names kept per text (question or answer) and pairs per row: a text that runs a thousand names
+#: together costs bounded work and a bounded report; what is cut is flagged (too_many_names/pairs).
+MAX_NAMES_PER_TEXT = 32
+MAX_PAIRS_PER_ROW = 512
+
 
 @dataclass
 class EntityEvidence:
@@ -71,7 +76,14 @@ class RiskReport:
         return asdict(self)
 
     def to_json(self, **kwargs) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, **kwargs)
+        """Always encodable as UTF-8: a lone surrogate of the input is written as a JSON escape."""
+        d = self.to_dict()
+        text = json.dumps(d, ensure_ascii=False, **kwargs)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(d, ensure_ascii=True, **kwargs)
+        return text
 
 
 def _entity_evidence(found: Found, role: str) -> list[EntityEvidence]:
@@ -82,6 +94,29 @@ def _entity_evidence(found: Found, role: str) -> list[EntityEvidence]:
     for span in found.unseen:
         out.append(EntityEvidence(span, normalize_key(span), None, None, 0, 0, role, ["unseen_entity"]))
     return out
+
+
+def _capped(items: list, cap: int, flag: str, flags: set[str]) -> list:
+    if len(items) > cap:
+        flags.add(flag)
+        return items[:cap]
+    return items
+
+
+def _check_texts(questions: Sequence[str], answers: Sequence[str | None] | None) -> tuple[list, list]:
+    """A clear TypeError for a wrong argument (a str where a list is due would score each character)."""
+    for what, arg in (("questions", questions), ("answers", answers)):
+        if isinstance(arg, (str, bytes, dict)) or not ((arg is None and what == "answers") or hasattr(arg, "__iter__")):
+            raise TypeError(f"{what} must be a list of str, got {type(arg).__name__}; use score() for one text")
+    questions = list(questions)
+    answers = list(answers) if answers is not None else [None] * len(questions)
+    for what, values, none_ok in (("question", questions, False), ("answer", answers, True)):
+        for i, v in enumerate(values):
+            if not isinstance(v, str) and not (none_ok and v is None):
+                raise TypeError(f"{what} {i} must be str{' or None' if none_ok else ''}, got {type(v).__name__}")
+    if len(answers) != len(questions):
+        raise ValueError("questions and answers must have the same length")
+    return questions, answers
 
 
 def _pair_flags(docs: int) -> list[str]:
@@ -120,36 +155,39 @@ class Scorer:
     def __init__(self, index: Index, policy: str = "graded"):
         self.index = index
         self.policy = policy
-        self._decide = get_policy(policy, index.path)
+        self._decide = get_policy(policy, index.path, index.manifest)
 
     def score(self, question: str, answer: str | None = None) -> RiskReport:
+        if not isinstance(question, str) or not (answer is None or isinstance(answer, str)):
+            raise TypeError(f"score(question: str, answer: str | None), got {type(question).__name__}, "
+                            f"{type(answer).__name__}")
         return self.score_many([question], [answer])[0]
 
     def score_many(self, questions: Sequence[str], answers: Sequence[str | None] | None = None) -> list[RiskReport]:
         """Score rows together: two matcher calls and one vectorized pair lookup for the whole list."""
-        answers = list(answers) if answers is not None else [None] * len(questions)
-        if len(answers) != len(questions):
-            raise ValueError("questions and answers must have the same length")
+        questions, answers = _check_texts(questions, answers)
         found = find_entities_many(self.index, [*questions, *answers], [True] * len(questions) + [False] * len(answers))
         q_found, a_found = found[: len(questions)], found[len(questions) :]
         rows = []
         wanted: list[tuple[int, int]] = []
         for qf, af in zip(q_found, a_found, strict=True):
-            q_ents = _entity_evidence(qf, "question")
+            cut: set[str] = set()
+            q_ents = _capped(_entity_evidence(qf, "question"), MAX_NAMES_PER_TEXT, "too_many_names", cut)
             q_ids = {e.id for e in q_ents if e.id is not None}
             q_names = {e.key for e in q_ents}
             # answer entities the question already names add no claim of their own
             af = Found([e for e in af.known if e.id not in q_ids], [s for s in af.unseen if normalize_key(s) not in q_names])
-            a_ents = _entity_evidence(af, "answer")
+            a_ents = _capped(_entity_evidence(af, "answer"), MAX_NAMES_PER_TEXT, "too_many_names", cut)
             todo = [(x, y, "question-answer") for y in a_ents for x in q_ents]
             todo += [(x, y, "answer-answer") for x, y in combinations(a_ents, 2)]
+            todo = _capped(todo, MAX_PAIRS_PER_ROW, "too_many_pairs", cut)
             wanted += [(x.id, y.id) for x, y, _ in todo if x.id is not None and y.id is not None]
-            rows.append((q_ents, a_ents, todo))
+            rows.append((q_ents, a_ents, todo, cut))
         looked = iter(self.index.pairs(np.array([w[0] for w in wanted], dtype=np.int64),
                                        np.array([w[1] for w in wanted], dtype=np.int64)) if wanted else [])
         n_docs = self.index.documents
         reports = []
-        for (q_ents, a_ents, todo), question, answer in zip(rows, questions, answers, strict=True):
+        for (q_ents, a_ents, todo, cut), question, answer in zip(rows, questions, answers, strict=True):
             pairs: list[PairEvidence] = []
             links: dict[str, list[PairEvidence]] = {e.name: [] for e in a_ents}
             for x, y, kind in todo:
@@ -178,7 +216,7 @@ class Scorer:
                 corpus_documents=n_docs,
             )
             decision = self._decide(evidence)
-            flags = sorted({f for x in (*q_ents, *a_ents, *pairs) for f in x.flags})
+            flags = sorted({f for x in (*q_ents, *a_ents, *pairs) for f in x.flags} | cut)
             if not q_ents and not a_ents:
                 flags.append("no_entities")
             q_docs = [e.docs for e in q_ents]

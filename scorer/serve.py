@@ -1,13 +1,21 @@
 """`cooc serve`: the scorer over HTTP (FastAPI + uvicorn, extra `serve`) for non-Python callers.
 
 The index is opened read-only once and shared by all requests. Requests are bounded:
-body size (413), items per batch and characters per text (422), and time: a request not
-answered within `request_seconds` (a client that stalls while sending its body, or work
-that runs too long) gets 503. Errors come back as JSON `{"detail": ...}` without stack
-traces. Binds to loopback unless told otherwise.
+body size (413), items per batch and characters per text (422), names and pairs per text
+(`scorer.MAX_NAMES_PER_TEXT`, `MAX_PAIRS_PER_ROW`, flagged when cut), pairs and reply bytes per
+request (413), and time: a request not answered within `request_seconds` (a client that stalls
+while sending its body, or work that runs too long) gets 503 and its work stops at the next
+chunk of items. Connections are bounded too: one that has not sent a whole request head within
+`header_seconds` (or idles that long between requests) is closed, and more than `max_in_flight`
+requests at once get a JSON 503 at once. The body must be strict JSON (no NaN, no lone
+surrogates: 422). Errors come back as JSON `{"detail": ...}` without stack traces. Binds to
+loopback unless told otherwise.
 """
 
 import asyncio
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -17,6 +25,9 @@ from .index import Index, lookup
 from .policy import POLICIES
 from .scorer import Scorer
 
+#: items scored per step of a batch: the time-out stops the work between steps
+CHUNK_ITEMS = 32
+
 
 @dataclass
 class Limits:
@@ -24,6 +35,10 @@ class Limits:
     max_items: int = 1000
     max_text_chars: int = 20_000
     request_seconds: float = 10.0  # whole request, body upload included
+    max_pairs: int = 100_000  # pairs looked up for one request
+    max_reply_bytes: int = 32 << 20
+    max_in_flight: int = 32  # requests being received or worked on; more get a JSON 503 (/healthz is exempt)
+    header_seconds: float = 5.0  # a connection must send a whole request head within this, and idle no longer
 
 
 def _require():
@@ -35,15 +50,123 @@ def _require():
     return fastapi, uvicorn
 
 
+class RequestCancelled(Exception):
+    """The request's time ran out: its remaining work is dropped."""
+
+
+def _report_json(report) -> bytes:
+    """orjson serializes the dataclasses directly, 10x faster than asdict + json; to_json() when it
+    refuses (a lone surrogate, which strict JSON bodies cannot bring in)."""
+    import orjson
+
+    try:
+        return orjson.dumps(report)
+    except orjson.JSONEncodeError:
+        return report.to_json().encode("utf-8")
+
+
+def score_reply(scorer: Scorer, questions: list[str], answers: list[str | None], single: bool, limits: Limits,
+                cancelled: Callable[[], bool]) -> tuple[int, bytes | str]:
+    """(status, JSON reply) of a /score request, scored CHUNK_ITEMS at a time within the pair and
+    reply budgets; stops (RequestCancelled) as soon as `cancelled()` between chunks."""
+    parts: list[bytes] = []
+    size = pairs = 0
+    for i in range(0, len(questions), CHUNK_ITEMS):
+        if cancelled():
+            raise RequestCancelled
+        for r in scorer.score_many(questions[i : i + CHUNK_ITEMS], answers[i : i + CHUNK_ITEMS]):
+            pairs += len(r.pairs)
+            if pairs > limits.max_pairs:
+                return 413, f"the request needs over {limits.max_pairs:,} pair lookups; send fewer items"
+            parts.append(_report_json(r))
+            size += len(parts[-1]) + 1
+            if size > limits.max_reply_bytes:
+                return 413, f"the reply would exceed {limits.max_reply_bytes:,} bytes; send fewer items"
+    return 200, parts[0] if single else b"[" + b",".join(parts) + b"]"
+
+
+def _strict_json_problem(body: bytes) -> str | None:
+    """Why the body is not strict JSON (Python's json would accept NaN and lone surrogates), or None."""
+    import orjson
+
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if "surrogate" in str(exc):
+            return (f"request body has a lone UTF-16 surrogate (such as \\ud800) in a string ({exc}); "
+                    "send valid Unicode text")
+        return f"request body is not valid JSON ({exc}); NaN and Infinity are not JSON"
+    return None
+
+
+def _add_limits(app, limits: Limits) -> None:
+    """Body size, strict JSON, in-flight requests and the request time limit, around every route."""
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+
+    in_flight = 0
+
+    async def read_body(request: Request):
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limits.max_body_bytes:
+                return JSONResponse({"detail": f"request body over {limits.max_body_bytes} bytes"}, status_code=413)
+        request._body = body
+        problem = _strict_json_problem(body) if body else None
+        return JSONResponse({"detail": problem}, status_code=422) if problem else None
+
+    @app.middleware("http")
+    async def bounded(request: Request, call_next):
+        nonlocal in_flight
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
+            return JSONResponse({"detail": f"request body over {limits.max_body_bytes} bytes"}, status_code=413)
+        if request.url.path != "/healthz" and in_flight >= limits.max_in_flight:
+            return JSONResponse({"detail": f"server busy: {in_flight} requests in progress; retry shortly"},
+                                status_code=503, headers={"Retry-After": "1"})
+        cancel = threading.Event()
+        request.state.cancel = cancel
+
+        async def handle():
+            if request.method == "POST":
+                refused = await read_body(request)
+                if refused is not None:
+                    return refused
+            return await call_next(request)
+
+        in_flight += 1
+        try:
+            return await asyncio.wait_for(handle(), limits.request_seconds)
+        except TimeoutError:
+            cancel.set()
+            return JSONResponse({"detail": f"request not answered within {limits.request_seconds:g} s"},
+                                status_code=503)
+        finally:
+            in_flight -= 1
+
+
+def _scorers(index: Index) -> dict[str, Scorer]:
+    """A scorer per policy the index can serve (calibrated: only with a model fitted on this build)."""
+    out = {}
+    for p in POLICIES:
+        try:
+            out[p] = Scorer(index, p)
+        except CoocError:
+            if p != "calibrated":
+                raise
+    return out
+
+
 def create_app(index_path: Path, policy: str = "graded", limits: Limits | None = None):
     fastapi, _ = _require()
     from fastapi import FastAPI, HTTPException, Query, Request
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, Response
     from pydantic import BaseModel, Field
 
     limits = limits or Limits()
     index = Index.open(index_path)
-    scorers = {p: Scorer(index, p) for p in POLICIES if p != "calibrated" or (Path(index_path) / "calibration.json").is_file()}
+    scorers = _scorers(index)
     scorers["graded"].score("Warm up?", "Warm Up")  # imports and compiled kernels: not in the first request's time
     app = FastAPI(title="cooc", description="Corpus co-occurrence hallucination risk. risk in [0, 1], higher = "
                   "less supported by the corpus; confidence = 1 - risk.", version=index.manifest.get("cooc_version", ""))
@@ -55,28 +178,7 @@ def create_app(index_path: Path, policy: str = "graded", limits: Limits | None =
     class Batch(BaseModel):
         items: list[Item] = Field(max_length=limits.max_items)
 
-    @app.middleware("http")
-    async def bounded(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
-            return JSONResponse({"detail": f"request body over {limits.max_body_bytes} bytes"}, status_code=413)
-
-        async def handle():
-            if length is None and request.method == "POST":
-                body = b""
-                async for chunk in request.stream():
-                    body += chunk
-                    if len(body) > limits.max_body_bytes:
-                        return JSONResponse({"detail": f"request body over {limits.max_body_bytes} bytes"},
-                                            status_code=413)
-                request._body = body
-            return await call_next(request)
-
-        try:
-            return await asyncio.wait_for(handle(), limits.request_seconds)
-        except TimeoutError:
-            return JSONResponse({"detail": f"request not answered within {limits.request_seconds:g} s"},
-                                status_code=503)
+    _add_limits(app, limits)
 
     @app.exception_handler(Exception)
     async def no_traces(request: Request, exc: Exception):
@@ -88,13 +190,21 @@ def create_app(index_path: Path, policy: str = "graded", limits: Limits | None =
         return scorers[policy_name]
 
     @app.post("/score")
-    def score(payload: Item | Batch, policy: str = Query(policy)) -> dict | list[dict]:
+    def score(payload: Item | Batch, request: Request, policy: str = Query(policy)) -> Response:
         """One {question, answer} or {items: [...]}; returns a report or a list of reports."""
         s = scorer_for(policy)
-        if isinstance(payload, Batch):
-            return [r.to_dict() for r in s.score_many([i.question for i in payload.items],
-                                                       [i.answer for i in payload.items])]
-        return s.score(payload.question, payload.answer).to_dict()
+        items = payload.items if isinstance(payload, Batch) else [payload]
+        deadline = time.monotonic() + limits.request_seconds
+        cancel = getattr(request.state, "cancel", threading.Event())
+        try:
+            status, body = score_reply(s, [i.question for i in items], [i.answer for i in items],
+                                       not isinstance(payload, Batch), limits,
+                                       lambda: cancel.is_set() or time.monotonic() > deadline)
+        except RequestCancelled:
+            raise HTTPException(503, f"request not answered within {limits.request_seconds:g} s") from None
+        if status != 200:
+            raise HTTPException(status, body)
+        return Response(body, media_type="application/json")
 
     @app.get("/lookup")
     def lookup_entities(entity: str = Query(max_length=1000), entity2: str | None = Query(None, max_length=1000)) -> dict:
@@ -108,8 +218,43 @@ def create_app(index_path: Path, policy: str = "graded", limits: Limits | None =
     return app
 
 
+def _timed_protocol(header_seconds: float):
+    """uvicorn's h11 protocol, closing a connection that has sent no whole request head within
+    `header_seconds` (slowloris, or a socket that sends nothing) or has idled that long."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class TimedH11Protocol(H11Protocol):
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._idle_since = self.loop.time()
+            self._watch = self.loop.call_later(header_seconds / 4, self._check_idle)
+
+        def _check_idle(self) -> None:
+            if self.transport.is_closing():
+                return
+            now = self.loop.time()
+            if self.cycle is not None and not self.cycle.response_complete:
+                self._idle_since = now  # a request is being answered: the request time limit applies
+            elif now - self._idle_since > header_seconds:
+                self.transport.close()
+                return
+            self._watch = self.loop.call_later(header_seconds / 4, self._check_idle)
+
+        def on_response_complete(self) -> None:
+            self._idle_since = self.loop.time()
+            super().on_response_complete()
+
+        def connection_lost(self, exc) -> None:
+            self._watch.cancel()
+            super().connection_lost(exc)
+
+    return TimedH11Protocol
+
+
 def serve(index_path: Path, host: str = "127.0.0.1", port: int = 8000, policy: str = "graded",
           limits: Limits | None = None) -> None:
     _, uvicorn = _require()
+    limits = limits or Limits()
     app = create_app(index_path, policy, limits)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=5, limit_concurrency=64)
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=5,
+                http=_timed_protocol(limits.header_seconds))

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -81,3 +82,52 @@ def test_sigkill_during_merge_leaves_the_old_or_the_new_index(tmp_path):
     assert final["config"]["min_pair_docs"] == 2000 and verify_index(out) == []
     assert len([p for p in out.iterdir() if p.name.startswith("gen-")]) == 1
     assert interrupted > 0, "no kill landed before publishing: the test did not test an interrupted merge"
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_sigkill_of_the_main_process_takes_its_workers_and_the_lock(tmp_path):
+    """#17.7: once the workers outlived a SIGKILLed build for >= 120 s, holding the lock, and the rerun
+    was refused naming the dead pid."""
+    from cooc.indexer.lock import DirectoryLock
+
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    for i in range(8):
+        write_jsonl(shards / f"s{i:02d}.jsonl", DOCS[i % len(DOCS) :] * 4000)
+    out = tmp_path / "idx"
+    proc = subprocess.Popen(cooc("build", shards, "-o", out, "-q", "--workers", "2"))
+    deadline = time.time() + 120
+    workers: list[int] = []
+    while time.time() < deadline and len(workers) < 2:
+        workers = [c for c in _children(proc.pid) if _alive(c)]
+        time.sleep(0.05)
+    assert len(workers) >= 2 and not (out / "manifest.json").exists()
+    proc.kill()  # the main process only: its workers are not signalled
+    proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.05)
+    assert not any(_alive(w) for w in workers), "workers outlived the build"
+    with DirectoryLock(out):  # the rerun may write here
+        pass
+    rerun = subprocess.run(cooc("build", shards, "-o", out, "-q", "--workers", "2"), capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr

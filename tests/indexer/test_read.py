@@ -2,8 +2,12 @@
 
 import gzip
 import json
+import subprocess
+import sys
+import textwrap
 
 import pytest
+import zstandard
 
 from cooc.indexer.errors import ReadError
 from cooc.indexer.read import ReadOptions, ReadStats, read_file, resolve_inputs
@@ -102,3 +106,33 @@ def test_documents_over_the_size_limit_are_skipped_and_counted(tmp_path):
         "a.jsonl": (["short"], {"too_long": 1}), "b.txt": ([], {"too_long": 1}),
         "c.txt": (["short line"], {"too_long": 1}), "d.parquet": (["short"], {"too_long": 1}),
     }
+
+
+HUGE_LINE = textwrap.dedent("""
+    import json, resource, sys
+    from pathlib import Path
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))  # 2 GiB of address space, imports included
+    from cooc.indexer.read import ReadOptions, ReadStats, read_file
+    stats = ReadStats()
+    texts = [t for b in read_file(Path(sys.argv[1]), ReadOptions(), stats) for t in b.texts]
+    peak = next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM:")) / 1024
+    print(json.dumps({"texts": texts, "skipped": dict(stats.skipped), "peak_mb": round(peak)}))
+""")
+
+
+@pytest.mark.slow
+def test_a_1gb_line_is_skipped_while_streaming_in_bounded_memory(tmp_path):
+    """#17.10: once skipped as too_long only after it was read whole (peak RSS 3.25 GB for 1 GB)."""
+    path = tmp_path / "huge.jsonl.zst"
+    with zstandard.ZstdCompressor(level=1).stream_writer(open(path, "wb")) as w:
+        w.write(b'{"text": "Paris is in France."}\n{"text": "')
+        chunk = b"a" * (64 << 20)
+        for _ in range(16):  # 1 GiB of text on one line
+            w.write(chunk)
+        w.write(b'"}\n{"text": "Lyon is in France."}\n')
+    out = subprocess.run([sys.executable, "-c", HUGE_LINE, str(path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    r = json.loads(out.stdout)
+    assert r["texts"] == ["Paris is in France.", "Lyon is in France."] and r["skipped"] == {"too_long": 1}
+    assert r["peak_mb"] < 400, f"peak RSS {r['peak_mb']} MB"
+    print(f"1 GiB line: peak RSS {r['peak_mb']} MB")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from cooc.indexer.merge import MergeOptions
-from cooc.indexer.store import file_sha256
+from cooc.indexer.store import file_sha256, manifest_checksum
 from cooc.indexer.verify import verify_index
 from tests.conftest import build
 
@@ -30,6 +30,7 @@ def rewrite(data, name, array) -> None:
     np.save(data / name, array)
     m = json.loads((data.parent / "manifest.json").read_text())
     m["files"][name] = {"bytes": (data / name).stat().st_size, "sha256": file_sha256(data / name)}
+    m["manifest_sha256"] = manifest_checksum(m)
     (data.parent / "manifest.json").write_text(json.dumps(m))
 
 

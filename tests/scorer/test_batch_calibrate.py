@@ -89,3 +89,23 @@ def test_calibrate_stores_a_model_the_calibrated_policy_uses(tmp_path, scorer_in
     labelled.write_text(labelled.read_text() + json.dumps({"question": "x", "answer": "y", "label": "yes"}) + "\n")
     with pytest.raises(CoocError, match="'label' must be 0 or 1"):
         calibrate(idx, labelled)
+
+
+def test_a_calibration_from_another_build_is_refused(tmp_path, scorer_docs, labelled):
+    """#17.6: calibration.json survived `build --force` over other data and was used (risk 0.280 -> 0.821,
+    quoting its old AUROC). It is tied to the index's data checksum now."""
+    from tests.scorer.corpus import DOCS, build, write_docs
+
+    idx = build(scorer_docs, tmp_path / "idx")
+    calibrate(idx, labelled, folds=3)
+    Scorer(Index.open(idx), "calibrated").score("Who founded Microsoft?", "Bill Gates")
+    build(scorer_docs, idx, force=True)  # the same data counted again: the model still applies
+    Scorer(Index.open(idx), "calibrated").score("Who founded Microsoft?", "Bill Gates")
+    build(write_docs(tmp_path / "more.jsonl", DOCS + ["Bill Gates visited Lyon."]), idx, force=True)
+    with pytest.raises(CoocError, match="fitted on another build of this index"):
+        Scorer(Index.open(idx), "calibrated")
+    from cooc.scorer.serve import create_app
+
+    app = create_app(idx)  # the server still starts, without the stale policy
+    health = next(r for r in app.routes if getattr(r, "path", "") == "/healthz").endpoint()
+    assert health["policies"] == ["graded", "quco"]

@@ -284,3 +284,42 @@ def test_alias_in_question_maps_to_canonical_entity(alias_index_dir):
     assert (pair.a, pair.b, pair.docs, pair.kind) == ("Microsoft", "Bill Gates", 2, "question-answer")
     # 16 documents; Microsoft in 4, Bill Gates in 2, together in 2: NPMI = log(16 * 2 / 8) / -log(2 / 16)
     assert pair.npmi == pytest.approx(math.log(4) / math.log(8))
+
+
+def test_a_report_with_a_lone_surrogate_always_serializes(scorer):
+    """#17.3: to_json() once kept the surrogate, so .encode() raised."""
+    report = scorer.score("capital of France\ud800?", "Paris\udc00")
+    data = report.to_json().encode("utf-8")
+    assert json.loads(data)["question"] == "capital of France\ud800?"
+
+
+@pytest.mark.parametrize("args", [(5, "Paris"), (b"capital of France?", None), ("France?", 7)])
+def test_score_wants_text(scorer, args):
+    """#17.12: an int or bytes once gave an AttributeError."""
+    with pytest.raises(TypeError, match="score\\(question: str"):
+        scorer.score(*args)
+
+
+@pytest.mark.parametrize("questions, answers, what", [
+    ("France?", None, "questions must be a list of str"),  # once scored 7 one-character texts
+    (b"France?", None, "questions must be a list of str"),
+    (["France?"], "Paris", "answers must be a list of str"),
+    (["France?", 3], None, "question 1 must be str"),
+    (["France?"], [b"Paris"], "answer 0 must be str or None"),
+])
+def test_score_many_wants_lists_of_text(scorer, questions, answers, what):
+    with pytest.raises(TypeError, match=what):
+        scorer.score_many(questions, answers)
+
+
+def test_a_run_of_names_is_capped_and_flagged(scorer):
+    """#17.1: 200 names in one answer keep 32, and at most 512 pairs are looked up."""
+    from cooc.scorer.scorer import MAX_NAMES_PER_TEXT, MAX_PAIRS_PER_ROW
+
+    answer = ", ".join(f"Zq{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(200))
+    report = scorer.score("Did Bill Gates see Paris?", answer)
+    assert sum(e.role == "answer" for e in report.entities) == MAX_NAMES_PER_TEXT
+    assert len(report.pairs) == MAX_PAIRS_PER_ROW
+    assert {"too_many_names", "too_many_pairs"} <= set(report.flags)
+    small = scorer.score("Did Bill Gates see Paris?", "Microsoft")
+    assert not {"too_many_names", "too_many_pairs"} & set(small.flags)

@@ -12,11 +12,7 @@ import urllib.request
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.scorer.serving import free_port, wait_until_serving
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +24,7 @@ def server(scorer_index_dir):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=1)
-            break
-        except (urllib.error.URLError, ConnectionError):
-            if proc.poll() is not None:
-                pytest.fail(proc.stderr.read())
-            time.sleep(0.2)
+    wait_until_serving(base, proc)
     yield base
     proc.terminate()
     proc.wait(timeout=10)
