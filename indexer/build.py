@@ -94,8 +94,8 @@ def _run_shards(todo: list[Path], parts_dir: Path, opts: CountOptions, cfg: Buil
                 drop: dict[str, set[int]]) -> list[TaskFailure]:
     sizes = {p: p.stat().st_size for p in todo}
     tasks = [Task(str(p), count_shard_with, (p, parts_dir, opts, drop.get(str(p))), sizes[p]) for p in todo]
-    bar = tqdm(total=sum(sizes.values()), unit="B", unit_scale=True, desc="counting", disable=not cfg.progress,
-               dynamic_ncols=True)
+    bar = tqdm(total=sum(sizes.values()), unit="B", unit_scale=True, desc="counting",
+               disable=not cfg.progress or not todo, dynamic_ncols=True)
     seen = {"shards": 0, "docs": 0}
 
     def done(task: Task, result: dict) -> None:
@@ -164,7 +164,8 @@ def _build_locked(cfg: BuildConfig, output: Path) -> BuildResult:
     opts = CountOptions(settings, cfg.read, str(Path(cfg.names_file).resolve()) if cfg.names_file else None,
                         cfg.memory_mb)
     todo = [p for p in mine if not is_done(parts_dir, p, settings)]
-    drop = plan_dedup(files, cfg.read, cfg.dedup, cfg.dedup_threshold).drop if cfg.dedup and todo else {}
+    drop = plan_dedup(files, cfg.read, cfg.dedup, cfg.dedup_threshold, progress=cfg.progress).drop \
+        if cfg.dedup and todo else {}
     failed = _run_shards(todo, parts_dir, opts, cfg, drop)
     t_count = time.perf_counter() - t0
     merged = None
@@ -175,7 +176,8 @@ def _build_locked(cfg: BuildConfig, output: Path) -> BuildResult:
         if parts:
             extra = {"workers": cfg.runner.processes, "executor": cfg.runner.kind,
                      "failed_shards": [f.name for f in failed], "memory_mb": cfg.memory_mb}
-            merged = merge_parts(parts, output, cfg.merge, extra_config=extra, runner=cfg.runner)
+            merged = merge_parts(parts, output, cfg.merge, extra_config=extra, runner=cfg.runner,
+                                 progress=cfg.progress)
     notes = inputs.notes() + [f"warning: {w}" for w in (gazetteer.warnings if gazetteer else [])]
     return BuildResult(output, len(mine), len(todo), t_count, time.perf_counter() - t0, merged, failed, notes)
 

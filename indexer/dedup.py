@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm import tqdm
+
 from .normalize import normalize_text
 from .read import ReadOptions, ReadStats, read_file
 
@@ -36,7 +38,7 @@ def _shingles(words: list[str], n: int = 3) -> set[bytes]:
 
 
 def plan_dedup(files: Sequence[Path], read: ReadOptions, mode: str, threshold: float = 0.8,
-               num_perm: int = 64) -> DedupPlan:
+               num_perm: int = 64, progress: bool = False) -> DedupPlan:
     if mode not in DEDUP_MODES:
         raise ValueError(f"dedup must be one of {', '.join(DEDUP_MODES)}")
     plan = DedupPlan()
@@ -46,6 +48,8 @@ def plan_dedup(files: Sequence[Path], read: ReadOptions, mode: str, threshold: f
         from datasketch import MinHash, MinHashLSH
 
         lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    bar = tqdm(total=sum(p.stat().st_size for p in files), unit="B", unit_scale=True, desc="dedup",
+               disable=not progress, dynamic_ncols=True, delay=1.0)
     for path in files:
         drop: set[int] = set()
         ordinal = 0
@@ -70,4 +74,7 @@ def plan_dedup(files: Sequence[Path], read: ReadOptions, mode: str, threshold: f
                 ordinal += 1
         if drop:
             plan.drop[str(path)] = drop
+        bar.update(path.stat().st_size)
+        bar.set_postfix(duplicates=f"{plan.exact + plan.near:,}")
+    bar.close()
     return plan

@@ -23,6 +23,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tqdm import tqdm
 
 from . import spans
 from .buckets import (
@@ -307,9 +308,12 @@ def _manifest(dones: list[dict], table: NameTable, pairs: Pairs, sketch: CountMi
 
 
 def merge_parts(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions,
-                extra_config: dict | None = None, runner: Runner | None = None) -> MergeResult:
+                extra_config: dict | None = None, runner: Runner | None = None, progress: bool = False) -> MergeResult:
     """Reduce the parts bucket by bucket on `runner` (default: local processes) and publish the index."""
     t0 = time.perf_counter()
+    bar = tqdm(total=3, desc="merging", unit=" steps", disable=not progress, dynamic_ncols=True, delay=1.0,
+               bar_format="{desc}: {n}/{total}{postfix} [{elapsed}]")
+    bar.set_postfix_str(f"names of {len(parts):,} parts")
     runner = runner or LocalRunner(opts.workers)
     output.mkdir(parents=True, exist_ok=True)
     plan = _plan(parts, output, opts, runner)
@@ -317,6 +321,8 @@ def merge_parts(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions
     table, collisions, max_tokens = name_table(read_names(plan))
     _aliases(table, parts)
     save_name_keys(plan, table.hash, table.hash[(table.flags & COMMON_FLAG) != 0])
+    bar.update()
+    bar.set_postfix_str(f"pairs of {table.hash.size:,} names")
     staging = staging_dir(output)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
@@ -324,7 +330,10 @@ def merge_parts(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions
         pairs, sketch, distinct, total = merge_pairs(plan, runner, staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        bar.close()
         raise
+    bar.update()
+    bar.set_postfix_str(f"writing {pairs.keys.size:,} pairs")
     dones = [done for _, done in parts]
     collisions += sum(d.get("hash_collisions", 0) for d in dones)
     registers = np.zeros(1 << 14, np.int8)
@@ -334,6 +343,8 @@ def merge_parts(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions
                          {**(extra_config or {}), "buckets": plan.buckets})
     manifest["config"]["names"]["max_tokens"] = max_tokens
     _write(staging, output, table, pairs, manifest, sketch)
+    bar.update()
+    bar.close()
     shutil.rmtree(Path(plan.work).parent, ignore_errors=True)  # published: the buckets' work is done
     corpus = manifest["corpus"]
     return MergeResult(
@@ -358,12 +369,12 @@ def _write(staging: Path, output: Path, table: NameTable, pairs: Pairs, manifest
 
 
 def merge(sources: list[Path], output: Path, opts: MergeOptions, runner: Runner | None = None,
-          force: bool = False) -> MergeResult:
+          force: bool = False, progress: bool = False) -> MergeResult:
     """`cooc merge`: every finished part of the sources into one index at `output` (`force`: replace one)."""
     output = Path(output)
     check_output(output, force)
     with DirectoryLock(output):
-        return merge_parts(collect([Path(s) for s in sources]), output, opts, runner=runner)
+        return merge_parts(collect([Path(s) for s in sources]), output, opts, runner=runner, progress=progress)
 
 
 def format_merge(r: MergeResult) -> str:

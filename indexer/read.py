@@ -35,13 +35,35 @@ _GLOB_CHARS = set("*?[")
 
 @dataclass
 class ReadOptions:
-    text_field: str = "text"
+    text_field: str = "text"  # or several, comma-separated ("title,text"): joined into one document
     id_field: str = "id"
     batch_size: int = 2048
     txt_lines: bool = False  # .txt: one document per line instead of per file
     strict: bool = False  # a malformed record is an error instead of a counted skip
     max_doc_bytes: int = 64 << 20  # longer documents are skipped and counted (`too_long`): bounded memory
     skip_unreadable: bool = False  # an unreadable input file or subdirectory is skipped (and said), not an error
+
+    @property
+    def text_fields(self) -> tuple[str, ...]:
+        return tuple(f.strip() for f in self.text_field.split(",") if f.strip()) or ("text",)
+
+
+def join_fields(values: list) -> str | None:
+    """Several text fields as one document: None when one is not text (null fields are left out).
+
+    A field that does not end a sentence gets a period, so a title ("Bill Gates") does not run into
+    the text's first name.
+    """
+    parts = []
+    for v in values:
+        if v is None:
+            continue
+        if not isinstance(v, str):
+            return None
+        v = v.strip()
+        if v:
+            parts.append(v if v[-1] in ".!?" else v + ".")
+    return "\n\n".join(parts)
 
 
 @dataclass
@@ -253,6 +275,7 @@ def _read_jsonl(path: Path, compression: str | None, opts: ReadOptions, stats: R
     nbytes = 0
     checked_field = False
     lineno = 0
+    fields = opts.text_fields
     try:
         with open_binary(path, compression) as fh:
             for lineno, line in enumerate(_lines(fh, line_limit(opts.max_doc_bytes)), start=1):  # noqa: B007
@@ -269,16 +292,17 @@ def _read_jsonl(path: Path, compression: str | None, opts: ReadOptions, stats: R
                 if not isinstance(record, dict):
                     skip("not_an_object", str(lineno))
                     continue
-                if opts.text_field not in record:
+                missing = [f for f in fields if f not in record]
+                if missing and (not checked_field or len(missing) == len(fields)):
                     if not checked_field:
                         keys = ", ".join(sorted(map(str, record))[:20]) or "(none)"
                         raise ReadError(
-                            f"{path}:{lineno}: no field '{opts.text_field}'; keys found: {keys} (use --text-field)"
+                            f"{path}:{lineno}: no field '{missing[0]}'; keys found: {keys} (use --text-field)"
                         )
                     skip("missing_text", str(lineno))
                     continue
                 checked_field = True
-                text = record[opts.text_field]
+                text = record[fields[0]] if len(fields) == 1 else join_fields([record.get(f) for f in fields])
                 if not isinstance(text, str):
                     skip("non_string_text", str(lineno))
                     continue
@@ -311,13 +335,16 @@ def _read_parquet(path: Path, opts: ReadOptions, stats: ReadStats) -> Iterator[D
     try:
         pf = pq.ParquetFile(path)
         names = pf.schema_arrow.names
-        if opts.text_field not in names:
-            raise ReadError(f"{path}: no column '{opts.text_field}'; columns found: {', '.join(names)} (use --text-field)")
-        columns = [opts.text_field] + ([opts.id_field] if opts.id_field in names else [])
+        fields = opts.text_fields
+        for f in fields:
+            if f not in names:
+                raise ReadError(f"{path}: no column '{f}'; columns found: {', '.join(names)} (use --text-field)")
+        columns = [*fields] + ([opts.id_field] if opts.id_field in names and opts.id_field not in fields else [])
         row = 0
         for rb in pf.iter_batches(batch_size=opts.batch_size, columns=columns):
-            raw_texts = rb.column(opts.text_field).to_pylist()
-            raw_ids = rb.column(opts.id_field).to_pylist() if len(columns) > 1 else [None] * len(raw_texts)
+            cols = [rb.column(f).to_pylist() for f in fields]
+            raw_texts = cols[0] if len(fields) == 1 else [join_fields(list(v)) for v in zip(*cols, strict=True)]
+            raw_ids = rb.column(opts.id_field).to_pylist() if opts.id_field in columns else [None] * len(raw_texts)
             ids: list[str] = []
             texts: list[str] = []
             nbytes = 0

@@ -14,6 +14,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from .errors import CoocError
 from .gazetteer import GazetteerEntry, write_gazetteer
 from .normalize import normalize_key, strip_possessive
@@ -35,6 +37,7 @@ class VocabConfig:
     discover_chars: int = 4000  # characters of each document given to NER
     model: str | None = None
     processes: int = 1
+    progress: bool = False  # a bar of the documents given to NER, on stderr
 
 
 def load_ner_model(name: str | None = None):
@@ -87,7 +90,9 @@ def discover(files: Sequence[Path], read_opts: ReadOptions, cfg: VocabConfig) ->
     label_votes: dict[str, Counter] = defaultdict(Counter)
     stop = frozenset(stop_words())  # the same words the rule never takes as a name
     n_docs = 0
-    for doc in nlp.pipe(_sample_texts(files, read_opts, cfg), batch_size=64, n_process=max(1, cfg.processes)):
+    docs = nlp.pipe(_sample_texts(files, read_opts, cfg), batch_size=64, n_process=max(1, cfg.processes))
+    for doc in tqdm(docs, total=cfg.discover_docs, unit=" docs", desc="NER", disable=not cfg.progress,
+                    dynamic_ncols=True, delay=1.0):
         n_docs += 1
         for ent in doc.ents:
             if ent.label_ not in labels:

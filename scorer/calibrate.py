@@ -112,23 +112,31 @@ def fit(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -> Calibrat
                             float(np.mean((pred - y) ** 2)), len(y), int(y.sum()))
 
 
+#: cross-validation folds of `cooc calibrate`
+DEFAULT_FOLDS = 5
+
+
 def calibrate(index_path: Path, labelled: Path, question_field: str = "question", answer_field: str | None = "answer",
-              label_field: str = "label", folds: int = 5) -> CalibrationModel:
+              label_field: str = "label", folds: int = DEFAULT_FOLDS, progress: bool = False) -> CalibrationModel:
     """Score every labelled row, fit the model on its features, store it in the index."""
+    from tqdm import tqdm
+
     from .batch import iter_rows, score_rows
     from .index import Index
     from .scorer import Scorer
 
     scorer = Scorer(Index.open(index_path), "graded")
     xs, ys = [], []
-    for rows in iter_rows(Path(labelled)):
-        for i, r in enumerate(rows, start=1):
-            label = r.get(label_field)
-            if label not in (0, 1, True, False):
-                raise CoocError(f"{labelled}: row {len(ys) + i}: '{label_field}' must be 0 or 1, got {label!r}")
-        reports = score_rows(scorer, rows, question_field, answer_field, str(labelled))
-        xs += [[rep.features[k] for k in FEATURES] for rep in reports]
-        ys += [int(r[label_field]) for r in rows]
+    with tqdm(unit=" rows", desc="scoring", disable=not progress, dynamic_ncols=True, delay=1.0) as bar:
+        for rows in iter_rows(Path(labelled)):
+            for i, r in enumerate(rows, start=len(ys) + 1):
+                label = r.get(label_field)
+                if label not in (0, 1, True, False):
+                    raise CoocError(f"{labelled}: row {i}: '{label_field}' must be 0 or 1, got {label!r}")
+            reports = score_rows(scorer, rows, question_field, answer_field, str(labelled), len(ys) + 1)
+            xs += [[rep.features[k] for k in FEATURES] for rep in reports]
+            ys += [int(r[label_field]) for r in rows]
+            bar.update(len(rows))
     model = fit(np.array(xs, dtype=float), np.array(ys, dtype=float), folds)
     model.index_data = index_data_checksum(scorer.index.manifest)
     save_model(index_path, model)

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cooc.indexer.build import BuildConfig, BuildResult, build_index
+from cooc.indexer.build import BuildConfig, BuildResult, build_index, format_build
 from cooc.indexer.errors import CoocError
 from cooc.indexer.runner import LocalRunner
 
 from .index import Index
-from .scorer import RiskReport, Scorer
+from .scorer import RiskReport, Scorer, format_report
 
 
 @dataclass
@@ -53,3 +53,12 @@ def run_demo(
     scorer = Scorer(Index.open(index_dir))
     examples = load_examples(data_dir / "demo_questions.jsonl")
     return result, ((ex, scorer.score(ex.question, ex.answer)) for ex in examples)
+
+
+def format_demo(result: BuildResult | None, reports: Iterator[tuple[DemoExample, RiskReport]]) -> str:
+    """What `cooc demo` prints: the build summary (None: left out) and each example's report."""
+    out = ["", format_build(result), ""] if result is not None else []
+    for example, report in reports:
+        out.append(f"Q: {example.question}\nA: {example.answer}   (HaluEval: {example.label} answer)")
+        out.append(format_report(report) + "\n")
+    return "\n".join(out)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 FEATURES = (
     "n_question_entities",  # found in the question (known + unseen)
     "n_answer_entities",  # new entities of the answer (not already in the question)
@@ -47,6 +49,15 @@ def npmi(c_ab: int, c_a: int, c_b: int, n: int) -> float | None:
     if p_ab >= 1.0:
         return 1.0
     return max(-1.0, min(1.0, math.log(c_ab * n / (c_a * c_b)) / -math.log(p_ab)))
+
+
+def npmi_many(c_ab: np.ndarray, c_a: float, c_b: np.ndarray, n: float) -> np.ndarray:
+    """npmi() of many pairs at once (c_ab >= 1; c_a, c_b >= 1), for ranking a name's neighbours."""
+    c_ab = np.asarray(c_ab, dtype=np.float64)
+    n = max(float(n), 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log(c_ab * n / (float(c_a) * np.asarray(c_b, dtype=np.float64))) / -np.log(c_ab / n)
+    return np.where(c_ab >= n, 1.0, np.clip(np.nan_to_num(out, nan=-1.0), -1.0, 1.0))
 
 
 def conditional(c_ab: int, c_a: int) -> float | None:

@@ -21,6 +21,8 @@ from cooc.indexer.normalize import normalize_key
 from cooc.indexer.sketch import CountMinSketch, SketchShape
 from cooc.indexer.store import data_dir, read_manifest
 
+from .features import npmi_many
+
 
 @dataclass(frozen=True)
 class EntityCount:
@@ -56,6 +58,24 @@ class PairCount:
 
 #: times Index.open reads the manifest again when a republish removed the generation it named
 OPEN_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A name that co-occurs with the queried one.
+
+    docs: documents where both occur within the window (higher = more often together);
+    npmi in [-1, 1]: higher = more exclusively together (1: only ever together).
+    """
+
+    id: int
+    name: str
+    docs: int
+    name_docs: int  # documents naming the neighbour at all
+    npmi: float
+
+
+TOP_ORDERS = ("docs", "npmi")
 
 
 class Index:
@@ -198,6 +218,42 @@ class Index:
             else PairCount(int(x), int(y), int(e), "sketch", sk["bound"], sk["false_positive_rate"])
             for x, y, d, e, f in zip(lo, hi, docs, est, found, strict=True)
         ]
+
+    def neighbours(self, eid: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, docs) of every name paired with `eid` in the exact table, from the sorted key array.
+
+        Keys are (a << 32 | b) with a < b: the pairs where eid is `a` are one contiguous run (two
+        binary searches); those where it is `b` all sit before that run (one vectorized scan of it).
+        """
+        keys, x = self._pair_keys, np.uint64(eid)
+        lo = int(keys.searchsorted(x << np.uint64(32)))
+        hi = int(keys.searchsorted((x + np.uint64(1)) << np.uint64(32)))
+        low = keys[:lo]
+        below = (low & np.uint64(0xFFFFFFFF)) == x
+        ids = np.concatenate([(low[below] >> np.uint64(32)), keys[lo:hi] & np.uint64(0xFFFFFFFF)]).astype(np.int64)
+        docs = np.concatenate([self._pair_docs[:lo][below], self._pair_docs[lo:hi]]).astype(np.int64)
+        return ids, docs
+
+    def top(self, name: str | int, k: int = 20, by: str = "docs", min_docs: int = 1) -> list[Neighbour]:
+        """The k names that co-occur most with `name` (a name, alias or id): by documents or by NPMI.
+
+        Ties go to the other measure, then to the lower id. Only the exact table is searched (an
+        index pruned with --min-pair-docs holds no pair below it). [] for a name the corpus never writes.
+        """
+        if by not in TOP_ORDERS:
+            raise ValueError(f"by must be one of {TOP_ORDERS}, got {by!r}")
+        eid = self.id_of(name) if isinstance(name, str) else int(name)
+        if eid < 0:
+            return []
+        ids, docs = self.neighbours(eid)
+        keep = docs >= min_docs
+        ids, docs = ids[keep], docs[keep]
+        other = self._docs[ids]
+        score = npmi_many(docs, self._docs[eid], other, self.documents)
+        primary, secondary = (docs, score) if by == "docs" else (score, docs)
+        order = np.lexsort((ids, -secondary, -primary))[:k]
+        return [Neighbour(int(ids[i]), self.name_of(int(ids[i])), int(docs[i]), int(other[i]), round(float(score[i]), 6))
+                for i in order]
 
     def sql(self, query: str, params: list | None = None) -> list[tuple]:
         """Run a read-only SQL query against index.duckdb (names, aliases, pairs, meta)."""

@@ -40,6 +40,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .words import plural
+
 #: Risk reported when neither question nor answer contains an entity: cooc cannot tell.
 NEUTRAL_RISK = 0.5
 #: Width of the band below 1 that orders never-co-occurring answers by how surprising the silence is.
@@ -91,11 +93,11 @@ def graded(ev: Evidence) -> Decision:
             elif links:
                 best = max(ev.qa_npmi.get(key) or [0.0])
                 r = NEUTRAL_RISK * (1.0 - max(0.0, best))
-                w = (f"answer entity '{key}' co-occurs with the question's entities in up to {max(links)} documents "
+                w = (f"answer entity '{key}' co-occurs with the question's entities in up to {plural(max(links), 'document')} "
                      f"(NPMI {best:+.2f})")
             else:
                 r = NEUTRAL_RISK + NEUTRAL_RISK * unsupport(docs)
-                w = f"answer entity '{key}' occurs in {docs} documents (no question entity to pair with)"
+                w = f"answer entity '{key}' occurs in {plural(docs, 'document')} (no question entity to pair with)"
             if r > worst:
                 worst, why = r, w
         return Decision(worst, why)
@@ -104,7 +106,7 @@ def graded(ev: Evidence) -> Decision:
     known = [d for d in ev.question_docs if d > 0]
     if known:
         low = min(known)
-        return Decision(unsupport(low), f"rarest known question entity occurs in {low} documents")
+        return Decision(unsupport(low), f"rarest known question entity occurs in {plural(low, 'document')}")
     if ev.question_docs:
         return Decision(NEUTRAL_RISK, "no question entity the corpus knows: neutral risk")
     return Decision(NEUTRAL_RISK, "no entity found in the question: neutral risk")

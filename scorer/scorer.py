@@ -16,6 +16,7 @@ from .extract import Found, find_entities_many
 from .features import FEATURES, conditional, npmi, pmi
 from .index import Index
 from .policy import LONG_TAIL_MEAN, RARE_ENTITY, Evidence, get_policy
+from .words import plural
 
 #: Names kept per text (question or answer) and pairs per row: a text that runs a thousand names
 #: together costs bounded work and a bounded report; what is cut is flagged (too_many_names/pairs).
@@ -237,12 +238,13 @@ def format_report(report: RiskReport) -> str:
     ]
     for e in report.entities:
         flag = f"  [{', '.join(e.flags)}]" if e.flags else ""
-        known = f"{e.docs:,} docs, {e.mentions:,} mentions" if e.id is not None else "never written in the corpus"
+        known = f"{plural(e.docs, 'document')}, {plural(e.mentions, 'mention')}" if e.id is not None else \
+            "never written in the corpus"
         lines.append(f"  {e.role:8s} entity  {e.name!r}: {known}{flag}")
     for p in report.pairs:
         flag = f"  [{', '.join(p.flags)}]" if p.flags else ""
         assoc = f", NPMI {p.npmi:+.2f}" if p.npmi is not None and p.docs else ""
-        lines.append(f"  {p.kind} pair  {p.a!r} + {p.b!r}: {p.docs} docs ({p.source}{assoc}){flag}")
+        lines.append(f"  {p.kind} pair  {p.a!r} + {p.b!r}: {plural(p.docs, 'document')} ({p.source}{assoc}){flag}")
     if report.flags:
         lines.append(f"  flags: {', '.join(report.flags)}")
     return "\n".join(lines)

@@ -8,11 +8,15 @@ while sending its body, or work that runs too long) gets 503 and its work stops 
 chunk of items. Connections are bounded too: one that has not sent a whole request head within
 `header_seconds` (or idles that long between requests) is closed, and more than `max_in_flight`
 requests at once get a JSON 503 at once. The body must be strict JSON (no NaN, no lone
-surrogates: 422). Errors come back as JSON `{"detail": ...}` without stack traces. Binds to
-loopback unless told otherwise.
+surrogates: 422). Errors come back as JSON `{"detail": ...}` without stack traces, and a 422 names
+the bad field without echoing the input back. Binds to loopback unless told otherwise. There is
+no /docs page (Swagger UI would load its assets from a CDN, which offline means a blank page);
+/openapi.json works in any OpenAPI viewer.
 """
 
 import asyncio
+import errno
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -161,6 +165,7 @@ def _scorers(index: Index) -> dict[str, Scorer]:
 def create_app(index_path: Path, policy: str = "graded", limits: Limits | None = None):
     fastapi, _ = _require()
     from fastapi import FastAPI, HTTPException, Query, Request
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, Response
     from pydantic import BaseModel, Field
 
@@ -169,7 +174,8 @@ def create_app(index_path: Path, policy: str = "graded", limits: Limits | None =
     scorers = _scorers(index)
     scorers["graded"].score("Warm up?", "Warm Up")  # imports and compiled kernels: not in the first request's time
     app = FastAPI(title="cooc", description="Corpus co-occurrence hallucination risk. risk in [0, 1], higher = "
-                  "less supported by the corpus; confidence = 1 - risk.", version=index.manifest.get("cooc_version", ""))
+                  "less supported by the corpus; confidence = 1 - risk.", version=index.manifest.get("cooc_version", ""),
+                  docs_url=None, redoc_url=None)
 
     class Item(BaseModel):
         question: str = Field(max_length=limits.max_text_chars)
@@ -179,6 +185,12 @@ def create_app(index_path: Path, policy: str = "graded", limits: Limits | None =
         items: list[Item] = Field(max_length=limits.max_items)
 
     _add_limits(app, limits)
+
+    @app.exception_handler(RequestValidationError)
+    async def no_echo(request: Request, exc: RequestValidationError):
+        """Where and why, never the input itself (a 30 KB text must not come back as a 60 KB reply)."""
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(Exception)
     async def no_traces(request: Request, exc: Exception):
@@ -251,10 +263,38 @@ def _timed_protocol(header_seconds: float):
     return TimedH11Protocol
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """A bound socket (not yet listening), or a one-line CoocError (a port in use, an unknown address)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise CoocError(f"{host}:{port} is already in use (another cooc serve?); stop it or pick another "
+                            "--port") from None
+        raise CoocError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; check --host and --port") from None
+    return sock
+
+
 def serve(index_path: Path, host: str = "127.0.0.1", port: int = 8000, policy: str = "graded",
-          limits: Limits | None = None) -> None:
+          limits: Limits | None = None, announce: Callable[[str], None] | None = None) -> None:
+    """Serve until interrupted; `announce` gets one line saying where it listens, once it does."""
     _, uvicorn = _require()
     limits = limits or Limits()
-    app = create_app(index_path, policy, limits)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=5,
-                http=_timed_protocol(limits.header_seconds))
+    sock = bind(host, port)  # first: a port in use fails before the index is opened
+    try:
+        app = create_app(index_path, policy, limits)
+    except BaseException:
+        sock.close()
+        raise
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_keep_alive=5,
+                                           http=_timed_protocol(limits.header_seconds)))
+    sock.listen(2048)  # only now: until the app is ready, a client is refused (and retries), not left hanging
+    if announce is not None:
+        bound = sock.getsockname()[1]
+        where = f"[{host}]" if ":" in host else host
+        announce(f"cooc serve: {index_path} on http://{where}:{bound} (POST /score, GET /lookup, GET /healthz, "
+                 "/openapi.json); press Ctrl+C to stop")
+    server.run(sockets=[sock])

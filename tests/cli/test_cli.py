@@ -68,12 +68,12 @@ def test_build_score_lookup_stats_end_to_end(tmp_path):
     assert [e["name"] for e in lower["entities"]] == [e["name"] for e in upper["entities"]] == ["Microsoft"]
     assert lower["entities"][0]["docs"] == 2 and lower["risk"] == upper["risk"]
     text = run("score", "-i", out, "Who founded Microsoft?", "--answer", "bill gates").stdout
-    assert "'Microsoft' + 'Bill Gates': 1 docs" in text
+    assert "'Microsoft' + 'Bill Gates': 1 document (exact" in text
     unseen = run("score", "-i", out, "Who founded Microsoft?", "-a", "Paul Allen").stdout
     assert "'Paul Allen': never written in the corpus" in unseen and unseen.startswith("risk 1.000")
     looked = json.loads(run("lookup", "-i", out, "microsoft", "Bill Gates", "--json").stdout)
     assert looked["entities"][0]["name"] == "Microsoft" and looked["pair"]["docs"] == 1 and looked["window"] == 10
-    assert json.loads(run("lookup", "-i", out, "Atlantis", "--json").stdout)["entities"] == [None]
+    assert json.loads(run("lookup", "-i", out, "Atlantis", "--json", ok=False).stdout)["entities"] == [None]
 
 
 def test_removed_vocabulary_flags_are_usage_errors(tmp_path, index_dir):
@@ -141,7 +141,7 @@ def test_gazetteer_build_maps_aliases_to_the_canonical_name(tmp_path):
     assert [e["docs"] for e in looked["entities"]] == [4, 2] and looked["pair"]["docs"] == 2
     assert json.loads(run("stats", "-i", out, "--json").stdout)["aliases"] == 3
     text = run("score", "-i", out, "Who founded MSFT?", "-a", "Bill Gates").stdout
-    assert "'Microsoft' + 'Bill Gates': 2 docs" in text
+    assert "'Microsoft' + 'Bill Gates': 2 documents (exact" in text
 
 
 def test_vocab_writes_a_ner_list_and_build_vocab_counts_only_it(tmp_path):

@@ -68,10 +68,14 @@ def test_score_batch_bad_input(tmp_path, scorer_index_dir):
     assert not (tmp_path / "o.jsonl").exists()
     other = tmp_path / "other.jsonl"
     other.write_text('{"prompt": "Paris?"}\n')
-    with pytest.raises(CoocError, match="field 'question' is missing or not text; keys found: prompt"):
+    with pytest.raises(CoocError, match=r"other.jsonl row 1: no field 'question'; keys found: prompt \(use --question-field\)"):
         score_batch(scorer_index_dir, other, tmp_path / "o.parquet")
-    with pytest.raises(CoocError, match="must end in .parquet or .jsonl"):
-        score_batch(scorer_index_dir, other, tmp_path / "o.csv")
+    numeric = tmp_path / "numeric.jsonl"
+    numeric.write_text('{"question": "Paris?", "answer": "Lyon"}\n{"question": 7, "answer": "Lyon"}\n')
+    with pytest.raises(CoocError, match=r"numeric.jsonl row 2: field 'question' is not text \(int\)"):
+        score_batch(scorer_index_dir, numeric, tmp_path / "o.parquet", batch_size=1)  # rows counted across batches
+    with pytest.raises(CoocError, match="must end in .parquet, .jsonl, .csv"):
+        score_batch(scorer_index_dir, other, tmp_path / "o.tsv")
 
 
 def test_calibrate_stores_a_model_the_calibrated_policy_uses(tmp_path, scorer_index_dir, labelled):
