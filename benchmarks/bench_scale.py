@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -127,6 +128,8 @@ def corpus(sources: list[str], gb: float, work: Path) -> list[Path]:
 def measure(sources: list[str], gb: float, work: Path, workers: int) -> dict:
     files = corpus(sources, gb, work)
     out = work / f"idx-{gb:g}gb"
+    for d in (out, out.with_name(out.name + "-pruned")):  # a build would reuse finished parts: measure the map
+        shutil.rmtree(d, ignore_errors=True)
     built, wall, peaks = run_child(_BUILD, str(out), str(workers), *map(str, files))
     looked, _, _ = run_child(_LOOKUP, str(out), str(out.with_name(out.name + "-pruned")))
     gen = json.loads((files[0].parent / "generated.json").read_text())
