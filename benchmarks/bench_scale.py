@@ -118,9 +118,10 @@ def run_child(code: str, *args: str) -> tuple[dict, float, dict[int, int]]:
 def corpus(sources: list[str], gb: float, work: Path) -> list[Path]:
     d = work / f"open-{gb:g}gb"
     meta = d / "generated.json"
-    if not (meta.is_file() and json.loads(meta.read_text())["gb"] == gb):
+    shard_mb = min(256.0, gb * 1000 / 16)  # at least 16 shards, so that every worker has files to count
+    if not (meta.is_file() and json.loads(meta.read_text()).get("shard_mb") == shard_mb):
         t0 = time.perf_counter()
-        generate_open(sources, d, gb)
+        generate_open(sources, d, gb, shard_mb=shard_mb)
         print(f"  generated {gb:g} GB in {time.perf_counter() - t0:.0f}s", flush=True)
     return sorted(d.glob("open-*.jsonl.zst"))
 
