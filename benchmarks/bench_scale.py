@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -117,9 +118,10 @@ def run_child(code: str, *args: str) -> tuple[dict, float, dict[int, int]]:
 def corpus(sources: list[str], gb: float, work: Path) -> list[Path]:
     d = work / f"open-{gb:g}gb"
     meta = d / "generated.json"
-    if not (meta.is_file() and json.loads(meta.read_text())["gb"] == gb):
+    shard_mb = min(256.0, gb * 1000 / 16)  # at least 16 shards, so that every worker has files to count
+    if not (meta.is_file() and json.loads(meta.read_text()).get("shard_mb") == shard_mb):
         t0 = time.perf_counter()
-        generate_open(sources, d, gb)
+        generate_open(sources, d, gb, shard_mb=shard_mb)
         print(f"  generated {gb:g} GB in {time.perf_counter() - t0:.0f}s", flush=True)
     return sorted(d.glob("open-*.jsonl.zst"))
 
@@ -127,6 +129,8 @@ def corpus(sources: list[str], gb: float, work: Path) -> list[Path]:
 def measure(sources: list[str], gb: float, work: Path, workers: int) -> dict:
     files = corpus(sources, gb, work)
     out = work / f"idx-{gb:g}gb"
+    for d in (out, out.with_name(out.name + "-pruned")):  # a build would reuse finished parts: measure the map
+        shutil.rmtree(d, ignore_errors=True)
     built, wall, peaks = run_child(_BUILD, str(out), str(workers), *map(str, files))
     looked, _, _ = run_child(_LOOKUP, str(out), str(out.with_name(out.name + "-pruned")))
     gen = json.loads((files[0].parent / "generated.json").read_text())

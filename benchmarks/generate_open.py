@@ -149,7 +149,7 @@ def generate_open(sources: list[str], out: Path, gb: float, n_names: int = 5_000
                 fh.write(("\n".join(lines) + "\n").encode())
         written += shard_bytes
         shards.append(path)
-    meta = {"gb": gb, "bytes": written, "documents": doc_id, "vocabulary_ranks": n_names, "once_fraction": once,
+    meta = {"gb": gb, "shard_mb": shard_mb, "bytes": written, "documents": doc_id, "vocabulary_ranks": n_names, "once_fraction": once,
             "names_used_once_by_construction": fresh[0], "seed": seed, "first_names": len(parts.firsts),
             "surnames": len(parts.lasts), "places": len(parts.places)}
     (out / "generated.json").write_text(json.dumps(meta, indent=2) + "\n")

