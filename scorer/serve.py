@@ -164,9 +164,7 @@ def _scorers(index: Index) -> dict[str, Scorer]:
 
 def create_app(index_path: Path, policy: str = "graded", limits: Limits | None = None):
     fastapi, _ = _require()
-    from fastapi import FastAPI, HTTPException, Query, Request
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse, Response
+    from fastapi import FastAPI
     from pydantic import BaseModel, Field
 
     limits = limits or Limits()
@@ -185,6 +183,15 @@ def create_app(index_path: Path, policy: str = "graded", limits: Limits | None =
         items: list[Item] = Field(max_length=limits.max_items)
 
     _add_limits(app, limits)
+    _add_error_handlers(app)
+    _add_routes(app, index, scorers, limits, policy, Item, Batch)
+    return app
+
+
+def _add_error_handlers(app) -> None:
+    from fastapi import Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
 
     @app.exception_handler(RequestValidationError)
     async def no_echo(request: Request, exc: RequestValidationError):
@@ -195,6 +202,12 @@ def create_app(index_path: Path, policy: str = "graded", limits: Limits | None =
     @app.exception_handler(Exception)
     async def no_traces(request: Request, exc: Exception):
         return JSONResponse({"detail": f"internal error: {type(exc).__name__}"}, status_code=500)
+
+
+def _add_routes(app, index: Index, scorers: dict[str, Scorer], limits: Limits, policy: str, Item, Batch) -> None:
+    """The API: /score, /lookup, /healthz (Item and Batch are the request models sized by `limits`)."""
+    from fastapi import HTTPException, Query, Request
+    from fastapi.responses import Response
 
     def scorer_for(policy_name: str) -> Scorer:
         if policy_name not in scorers:
@@ -226,8 +239,6 @@ def create_app(index_path: Path, policy: str = "graded", limits: Limits | None =
     def healthz() -> dict:
         return {"status": "ok", "documents": index.documents, "names": index.n_names,
                 "policies": list(scorers), "limits": asdict(limits)}
-
-    return app
 
 
 def _timed_protocol(header_seconds: float):
