@@ -110,6 +110,8 @@ def _merge_options(f):
         click.option("--buckets", default=0, show_default=True, type=click.IntRange(min=0),
                      help="Merge tasks, each a slice of the name-hash space (a power of two); 0: one per ~16M pair rows."),
         click.option("--force", is_flag=True, help="Replace an existing index at --output."),
+        click.option("--no-evidence", is_flag=True,
+                     help="No evidence store (documents, snippets, phrases, retrieval): a smaller, faster build."),
     ]):
         f = opt(f)
     return f
@@ -149,7 +151,7 @@ def _vocab(o) -> VocabConfig:
 
 def _merge(o) -> MergeOptions:
     return MergeOptions(min_pair_docs=o["min_pair_docs"], sketch_mb=o["sketch_mb"], sketch_depth=o["sketch_depth"],
-                        buckets=o["buckets"])
+                        buckets=o["buckets"], evidence=not o["no_evidence"])
 
 
 @cli.command()

@@ -14,12 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from cooc.indexer.errors import IndexFormatError
-from cooc.indexer.layout import COMMON_FLAG, DUCKDB_FILE, NAMES_TEXT, SKETCH_FILE, check_lengths, load_arrays
+from cooc.indexer.layout import COMMON_FLAG, DUCKDB_FILE, EVIDENCE_DIR, NAMES_TEXT, SKETCH_FILE, check_lengths, load_arrays
 from cooc.indexer.lock import ReaderLease
 from cooc.indexer.names import key_position
 from cooc.indexer.normalize import normalize_key
 from cooc.indexer.sketch import CountMinSketch, SketchShape
 from cooc.indexer.store import data_dir, read_manifest
+
+from .evidence import EvidenceDoc, EvidenceResult, EvidenceStore
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class Index:
         self._min_pair_docs = int(manifest["config"].get("min_pair_docs", 1))
         self._complete = self._min_pair_docs <= 1
         self._sketch = None
+        self._store: EvidenceStore | None = None
         if not self._complete and (self.data / SKETCH_FILE).is_file():
             try:
                 self._sketch = CountMinSketch.load(self.data / SKETCH_FILE, SketchShape.from_dict(manifest["sketch"]))
@@ -198,6 +201,29 @@ class Index:
             else PairCount(int(x), int(y), int(e), "sketch", sk["bound"], sk["false_positive_rate"])
             for x, y, d, e, f in zip(lo, hi, docs, est, found, strict=True)
         ]
+
+    @property
+    def has_evidence(self) -> bool:
+        return bool(self.manifest.get("evidence")) and (self.data / EVIDENCE_DIR / "meta.json").is_file()
+
+    @property
+    def store(self) -> EvidenceStore:
+        """The evidence store, opened on first use (a CoocError when the index was built with --no-evidence)."""
+        if self._store is None:
+            self._store = EvidenceStore(self.data / EVIDENCE_DIR)
+        return self._store
+
+    def evidence(self, names: list[str], window: int | None = None, limit: int = 10) -> EvidenceResult:
+        """The documents where all `names` occur (within `window` words; None: anywhere), with snippets."""
+        return self.store.evidence(names, window, limit)
+
+    def phrase_docs(self, phrases: list[str]) -> int:
+        """Documents containing every phrase (any string, name or not): the evidence store's AND count."""
+        return self.store.count(phrases)
+
+    def retrieve(self, question: str, k: int = 3) -> list[EvidenceDoc]:
+        """BM25 top-k documents of the indexed corpus for a question."""
+        return self.store.retrieve(question, k)
 
     def sql(self, query: str, params: list | None = None) -> list[tuple]:
         """Run a read-only SQL query against index.duckdb (names, aliases, pairs, meta)."""

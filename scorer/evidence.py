@@ -1,0 +1,204 @@
+"""Read the evidence store: the documents behind a count, phrase counts, joint support, retrieval.
+
+A name (or any phrase) is searched as the phrase of its normalized key's tokens, tokenized as the
+documents were (`cooc.indexer.evidence.analyzer`). Matching is by words at document level, so a
+name's evidence documents include every document its count holds, and can hold more: a phrase
+also matches inside a longer name ("Paris" in "Paris Hilton") and in lowercase text ("apple").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from cooc.indexer.errors import CoocError
+from cooc.indexer.evidence import analyzer, open_store
+from cooc.indexer.normalize import normalize_key
+
+#: characters of context either side of a mention in a snippet
+CONTEXT_CHARS = 80
+#: candidate documents read per batch when a window filters them
+SCAN_BATCH = 64
+
+
+@dataclass(frozen=True)
+class EvidenceDoc:
+    """One document where all the names occur; score: BM25 of the phrases (higher = more relevant)."""
+
+    id: str  # the id field, else file:record
+    file: str  # source file
+    record: int  # line (JSONL, .txt lines) or row (Parquet)
+    score: float
+    snippet: str  # context around one mention of each name, mentions in [brackets]
+    span: int | None = None  # words between the first and last name of the closest mentions
+
+
+@dataclass
+class EvidenceResult:
+    """documents: how many documents contain every name (document level, any distance apart)."""
+
+    names: list[str]
+    documents: int
+    window: int | None  # None: document level
+    docs: list[EvidenceDoc] = field(default_factory=list)
+    scanned: int = 0  # candidates read to fill docs (all of them when fewer than `limit` pass the window)
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+class EvidenceStore:
+    """A read-only view of an index's evidence store (`gen-N/evidence/`)."""
+
+    def __init__(self, path: Path):
+        if not (path / "meta.json").is_file():
+            raise CoocError(f"{path.parent}: this index has no evidence store (built with --no-evidence); rebuild "
+                            "it without that flag for documents, snippets, phrases and retrieval")
+        self.path = path
+        self._index = open_store(path)
+        self._schema = self._index.schema
+        self._searcher = self._index.searcher()
+        self._analyzer = analyzer()
+        import tantivy
+
+        self._t = tantivy
+        self.tokens = lru_cache(maxsize=65536)(self._tokens)
+        self._count = lru_cache(maxsize=65536)(self._count_uncached)
+
+    @property
+    def documents(self) -> int:
+        return int(self._searcher.num_docs)
+
+    def _tokens(self, text: str) -> tuple[str, ...]:
+        return tuple(self._analyzer.analyze(normalize_key(text)))
+
+    def words(self, text: str) -> list[str]:
+        """The words of a text as the store indexes them (lowercased, ASCII-folded)."""
+        return self._analyzer.analyze(text or "")
+
+    def _phrase(self, tokens: Sequence[str]):
+        q = self._t.Query
+        if len(tokens) == 1:
+            return q.term_query(self._schema, "text", tokens[0])
+        return q.phrase_query(self._schema, "text", list(tokens))
+
+    def _query(self, names: Sequence[str]):
+        phrases = [self.tokens(n) for n in names]
+        if not names or any(not p for p in phrases):
+            return None  # a name with no letter or digit matches nothing
+        q = self._t.Query
+        return q.boolean_query([(self._t.Occur.Must, self._phrase(p)) for p in phrases])
+
+    def count(self, names: Sequence[str]) -> int:
+        """Documents containing every one of the phrases (an AND of phrase queries); cached per process."""
+        return self._count(tuple(names))
+
+    def _count_uncached(self, names: tuple[str, ...]) -> int:
+        query = self._query(names)
+        return int(self._searcher.search(query, 1, count=True).count) if query is not None else 0
+
+    def evidence(self, names: Sequence[str], window: int | None = None, limit: int = 10) -> EvidenceResult:
+        """The documents where all `names` occur (within `window` words of each other, when given)."""
+        query = self._query(names)
+        if query is None:
+            return EvidenceResult(list(names), 0, window)
+        total = int(self._searcher.search(query, 1, count=True).count)
+        out = EvidenceResult(list(names), total, window)
+        phrases = [self.tokens(n) for n in names]
+        offset = 0
+        while len(out.docs) < limit and offset < total:
+            batch = limit if window is None else SCAN_BATCH
+            hits = self._searcher.search(query, batch, count=False, offset=offset).hits
+            if not hits:
+                break
+            offset += len(hits)
+            for score, address in hits:
+                out.scanned += 1
+                doc = self._document(score, address, phrases, window)
+                if doc is not None and len(out.docs) < limit:
+                    out.docs.append(doc)
+        return out
+
+    def _document(self, score: float, address, phrases: list[tuple[str, ...]], window: int | None) -> EvidenceDoc | None:
+        d = self._searcher.doc(address)
+        text = d["text"][0]
+        tokens = self._analyzer.pre_tokenize(text).tokens
+        starts = [_starts(tokens, p) for p in phrases]
+        best = _closest(starts)
+        if best is None or (window is not None and best[0] > window):
+            return None
+        spans = sorted((tokens[i].char_offset_from, tokens[i + len(p) - 1].char_offset_to)
+                       for i, p in zip(best[1], phrases, strict=True))
+        return EvidenceDoc(d["id"][0], d["file"][0], int(d["record"][0]), round(float(score), 4),
+                           snippet(text, spans), best[0])
+
+    def retrieve(self, question: str, k: int = 3) -> list[EvidenceDoc]:
+        """BM25 top-k documents for a question (each of its words may match): the retrieve step of a RAG loop."""
+        words = list(dict.fromkeys(self._analyzer.analyze(question)))
+        if not words:
+            return []
+        q = self._t.Query
+        query = q.boolean_query([(self._t.Occur.Should, q.term_query(self._schema, "text", w)) for w in words])
+        out = []
+        for score, address in self._searcher.search(query, k, count=False).hits:
+            d = self._searcher.doc(address)
+            text = d["text"][0]
+            out.append(EvidenceDoc(d["id"][0], d["file"][0], int(d["record"][0]), round(float(score), 4),
+                                   _lead(text)))
+        return out
+
+
+def _starts(tokens, phrase: tuple[str, ...]) -> list[int]:
+    """Token positions where `phrase` starts."""
+    n = len(phrase)
+    first = phrase[0]
+    return [i for i in range(len(tokens) - n + 1)
+            if tokens[i].text == first and all(tokens[i + k].text == phrase[k] for k in range(1, n))]
+
+
+def _closest(starts: list[list[int]]) -> tuple[int, list[int]] | None:
+    """The smallest span (in words) holding one start of every phrase, and those starts."""
+    if any(not s for s in starts):
+        return None
+    events = sorted((pos, j) for j, s in enumerate(starts) for pos in s)
+    last: dict[int, int] = {}
+    best: tuple[int, list[int]] | None = None
+    for pos, j in events:
+        last[j] = pos
+        if len(last) == len(starts):
+            lo = min(last.values())
+            if best is None or pos - lo < best[0]:
+                best = (pos - lo, [last[k] for k in range(len(starts))])
+    return best
+
+
+def snippet(text: str, spans: list[tuple[int, int]], context: int = CONTEXT_CHARS) -> str:
+    """Context around each mention (char spans, sorted), mentions in [brackets], far-apart pieces joined by ' … '."""
+    pieces: list[list[int]] = []  # [start, end] of each piece of context
+    for a, b in spans:
+        lo, hi = max(0, a - context), min(len(text), b + context)
+        if pieces and lo <= pieces[-1][1]:
+            pieces[-1][1] = max(pieces[-1][1], hi)
+        else:
+            pieces.append([lo, hi])
+    out = []
+    for lo, hi in pieces:
+        marks = [(a, b) for a, b in spans if lo <= a < hi]
+        piece, cursor = [], lo
+        for a, b in marks:
+            if a < cursor:  # overlapping mentions: one bracket
+                continue
+            piece += [text[cursor:a], "[", text[a:b], "]"]
+            cursor = b
+        piece.append(text[cursor:hi])
+        out.append(("…" if lo > 0 else "") + " ".join("".join(piece).split()) + ("…" if hi < len(text) else ""))
+    return " ".join(out)
+
+
+def _lead(text: str, chars: int = 2 * CONTEXT_CHARS) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= chars else flat[:chars].rsplit(" ", 1)[0] + "…"
