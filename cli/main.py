@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 
 from cooc.indexer.build import BuildConfig, build_index, format_build, parse_window
+from cooc.indexer.count import WINDOW_DOC
 from cooc.indexer.dedup import DEDUP_MODES
 from cooc.indexer.errors import CoocError
 from cooc.indexer.merge import MergeOptions, format_merge
@@ -21,6 +23,7 @@ from cooc.indexer.vocab import DEFAULT_LABELS, VocabConfig, make_vocabulary
 from cooc.scorer.batch import score_batch
 from cooc.scorer.calibrate import calibrate as calibrate_index
 from cooc.scorer.demo import run_demo
+from cooc.scorer.evidence import format_evidence, format_retrieved
 from cooc.scorer.index import Index, index_stats, lookup
 from cooc.scorer.policy import POLICIES
 from cooc.scorer.scorer import Scorer, format_report
@@ -222,11 +225,38 @@ def merge(sources, output, quiet, **o) -> None:
 @click.argument("question")
 @click.option("-a", "--answer", default=None, help="The answer to score with the question.")
 @click.option("--policy", type=click.Choice(POLICIES), default="graded", show_default=True)
+@click.option("--evidence", "evidence_docs", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Show up to K documents (with snippets) for each pair.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
-def score(index_dir, question, answer, policy, as_json) -> None:
+def score(index_dir, question, answer, policy, evidence_docs, as_json) -> None:
     """Hallucination risk of a question (and answer) from corpus co-occurrence counts."""
-    report = Scorer(Index.open(index_dir), policy).score(question, answer)
+    report = Scorer(Index.open(index_dir), policy, evidence_docs=evidence_docs).score(question, answer)
     click.echo(report.to_json(indent=2) if as_json else format_report(report))
+
+
+@cli.command("evidence")
+@index_option
+@click.argument("names", nargs=-1, required=True)
+@click.option("--window", default="doc", show_default=True, callback=_window,
+              help="Words between the names' mentions, or 'doc' for anywhere in the document.")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(min=1), help="Documents to show.")
+@click.option("--json", "as_json", is_flag=True)
+def evidence_cmd(index_dir, names, window, limit, as_json) -> None:
+    """The documents where all the names (or phrases) occur, with a snippet around the mentions."""
+    r = Index.open(index_dir).evidence(list(names), None if window == WINDOW_DOC else window, limit)
+    click.echo(json.dumps(r.to_dict(), indent=2, ensure_ascii=False) if as_json else format_evidence(r))
+
+
+@cli.command("retrieve")
+@index_option
+@click.argument("question")
+@click.option("-k", "k", default=3, show_default=True, type=click.IntRange(min=1), help="Documents to return.")
+@click.option("--json", "as_json", is_flag=True)
+def retrieve_cmd(index_dir, question, k, as_json) -> None:
+    """The BM25 top-k documents of the indexed corpus for a question (the retrieve step of a RAG loop)."""
+    docs = Index.open(index_dir).retrieve(question, k)
+    click.echo(json.dumps([asdict(d) for d in docs], indent=2, ensure_ascii=False) if as_json
+               else format_retrieved(docs))
 
 
 @cli.command("lookup")

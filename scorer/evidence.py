@@ -1,7 +1,8 @@
 """Read the evidence store: the documents behind a count, phrase counts, joint support, retrieval.
 
-A name (or any phrase) is searched as the phrase of its normalized key's tokens, tokenized as the
-documents were (`cooc.indexer.evidence.analyzer`). Matching is by words at document level, so a
+A name is searched as the phrase of its normalized key's tokens ("The Beatles'" -> "beatles"), any
+other string as the phrase of its own tokens ("the first"), both tokenized as the documents were
+(`cooc.indexer.evidence.analyzer`). Matching is by words at document level, so a
 name's evidence documents include every document its count holds, and can hold more: a phrase
 also matches inside a longer name ("Paris" in "Paris Hilton") and in lowercase text ("apple").
 """
@@ -9,7 +10,7 @@ also matches inside a longer name ("Paris" in "Paris Hilton") and in lowercase t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -46,8 +47,6 @@ class EvidenceResult:
     scanned: int = 0  # candidates read to fill docs (all of them when fewer than `limit` pass the window)
 
     def to_dict(self) -> dict:
-        from dataclasses import asdict
-
         return asdict(self)
 
 
@@ -66,15 +65,19 @@ class EvidenceStore:
         import tantivy
 
         self._t = tantivy
-        self.tokens = lru_cache(maxsize=65536)(self._tokens)
+        self.name_tokens = lru_cache(maxsize=65536)(self._name_tokens)
         self._count = lru_cache(maxsize=65536)(self._count_uncached)
 
     @property
     def documents(self) -> int:
         return int(self._searcher.num_docs)
 
-    def _tokens(self, text: str) -> tuple[str, ...]:
+    def _name_tokens(self, text: str) -> tuple[str, ...]:
         return tuple(self._analyzer.analyze(normalize_key(text)))
+
+    def terms(self, names: Sequence[str] = (), phrases: Sequence[str] = ()) -> tuple[tuple[str, ...], ...]:
+        """The token sequences searched for names (normalized keys) and phrases (their own words)."""
+        return tuple(self.name_tokens(n) for n in names) + tuple(tuple(self._analyzer.analyze(p)) for p in phrases)
 
     def words(self, text: str) -> list[str]:
         """The words of a text as the store indexes them (lowercased, ASCII-folded)."""
@@ -86,29 +89,32 @@ class EvidenceStore:
             return q.term_query(self._schema, "text", tokens[0])
         return q.phrase_query(self._schema, "text", list(tokens))
 
-    def _query(self, names: Sequence[str]):
-        phrases = [self.tokens(n) for n in names]
-        if not names or any(not p for p in phrases):
-            return None  # a name with no letter or digit matches nothing
+    def _query(self, terms: tuple[tuple[str, ...], ...]):
+        if not terms or any(not t for t in terms):
+            return None  # a string with no letter or digit matches nothing
         q = self._t.Query
-        return q.boolean_query([(self._t.Occur.Must, self._phrase(p)) for p in phrases])
+        return q.boolean_query([(self._t.Occur.Must, self._phrase(t)) for t in terms])
 
-    def count(self, names: Sequence[str]) -> int:
-        """Documents containing every one of the phrases (an AND of phrase queries); cached per process."""
-        return self._count(tuple(names))
+    def count(self, names: Sequence[str] = (), phrases: Sequence[str] = ()) -> int:
+        """Documents containing every name and phrase (an AND of phrase queries); cached per process."""
+        return self._count(self.terms(names, phrases))
 
-    def _count_uncached(self, names: tuple[str, ...]) -> int:
-        query = self._query(names)
+    def _count_uncached(self, terms: tuple[tuple[str, ...], ...]) -> int:
+        query = self._query(terms)
         return int(self._searcher.search(query, 1, count=True).count) if query is not None else 0
 
-    def evidence(self, names: Sequence[str], window: int | None = None, limit: int = 10) -> EvidenceResult:
-        """The documents where all `names` occur (within `window` words of each other, when given)."""
-        query = self._query(names)
+    def evidence(self, texts: Sequence[str], window: int | None = None, limit: int = 10,
+                 is_name: Sequence[bool] | None = None) -> EvidenceResult:
+        """The documents where all `texts` occur (within `window` words of each other, when given).
+        is_name: per text, searched as a name (its normalized key) or, False, as a phrase; default: names."""
+        flags = list(is_name) if is_name is not None else [True] * len(texts)
+        phrases = [self.terms([t]) if f else self.terms(phrases=[t]) for t, f in zip(texts, flags, strict=True)]
+        phrases = [p[0] for p in phrases]
+        query = self._query(tuple(phrases))
         if query is None:
-            return EvidenceResult(list(names), 0, window)
+            return EvidenceResult(list(texts), 0, window)
         total = int(self._searcher.search(query, 1, count=True).count)
-        out = EvidenceResult(list(names), total, window)
-        phrases = [self.tokens(n) for n in names]
+        out = EvidenceResult(list(texts), total, window)
         offset = 0
         while len(out.docs) < limit and offset < total:
             batch = limit if window is None else SCAN_BATCH
@@ -202,3 +208,24 @@ def snippet(text: str, spans: list[tuple[int, int]], context: int = CONTEXT_CHAR
 def _lead(text: str, chars: int = 2 * CONTEXT_CHARS) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= chars else flat[:chars].rsplit(" ", 1)[0] + "…"
+
+
+def format_evidence(r: EvidenceResult) -> str:
+    where = "in one document" if r.window is None else f"within {r.window} words"
+    names = " + ".join(repr(n) for n in r.names)
+    head = f"{names}: {r.documents:,} documents (document level)"
+    if r.window is not None:
+        head += f"; showing those {where} ({len(r.docs)} of {r.scanned} read)"
+    lines = [head]
+    for d in r.docs:
+        lines.append(f"  {d.id}  {Path(d.file).name}:{d.record}  (BM25 {d.score:.2f})")
+        lines.append(f"    {d.snippet}")
+    return "\n".join(lines)
+
+
+def format_retrieved(docs: list[EvidenceDoc]) -> str:
+    lines = []
+    for rank, d in enumerate(docs, start=1):
+        lines.append(f"{rank}. {d.id}  {Path(d.file).name}:{d.record}  (BM25 {d.score:.2f})")
+        lines.append(f"   {d.snippet}")
+    return "\n".join(lines) if lines else "no document matches"

@@ -214,12 +214,13 @@ class Index:
         return self._store
 
     def evidence(self, names: list[str], window: int | None = None, limit: int = 10) -> EvidenceResult:
-        """The documents where all `names` occur (within `window` words; None: anywhere), with snippets."""
-        return self.store.evidence(names, window, limit)
+        """The documents where all `names` occur (within `window` words; None: anywhere), with snippets.
+        A string the name table holds is searched by its normalized key, any other as a phrase of its words."""
+        return self.store.evidence(names, window, limit, [self.id_of(n) >= 0 for n in names])
 
     def phrase_docs(self, phrases: list[str]) -> int:
-        """Documents containing every phrase (any string, name or not): the evidence store's AND count."""
-        return self.store.count(phrases)
+        """Documents containing every phrase (any strings, taken word for word): the evidence store's AND count."""
+        return self.store.count(phrases=phrases)
 
     def retrieve(self, question: str, k: int = 3) -> list[EvidenceDoc]:
         """BM25 top-k documents of the indexed corpus for a question."""
@@ -268,13 +269,35 @@ def index_stats(path: str | Path) -> dict:
     }
 
 
+def _entry(index: Index, text: str) -> tuple[EntityCount | None, dict | None]:
+    """A name's counts; a string that is not a name (or is a common word: "rock") as a phrase counted at
+    document level by the evidence store, never as a name count (None without a store)."""
+    e = index.entity(text)
+    if e is not None and not (e.common and index.has_evidence):
+        return e, asdict(e)
+    if not index.has_evidence:
+        return None, None
+    phrase = {"phrase": text, "docs": index.phrase_docs([text]), "source": "phrase", "level": "document"}
+    if e is not None:
+        phrase["name"] = asdict(e)  # the common word's capitalized uses, as a name
+    return None, phrase
+
+
 def lookup(index: Index, first: str, second: str | None = None) -> dict:
-    """Counts of one entity, or of two entities and their pair; None for a name the index does not know."""
-    a = index.entity(first)
-    out: dict = {"query": [first] + ([second] if second else []), "entities": [asdict(a) if a else None]}
+    """Counts of one entity, or of two entities and their pair (phrases: see `_entry`)."""
+    a, entry = _entry(index, first)
+    out: dict = {"query": [first] + ([second] if second else []), "entities": [entry]}
     if second is not None:
-        b = index.entity(second)
-        out["entities"].append(asdict(b) if b else None)
-        out["pair"] = asdict(index.pair(a.id, b.id)) if a and b and a.id != b.id else None
-        out["window"] = index.window
+        b, entry = _entry(index, second)
+        out["entities"].append(entry)
+        if a and b:
+            out["pair"] = asdict(index.pair(a.id, b.id)) if a.id != b.id else None
+            out["window"] = index.window
+        elif all(out["entities"]):
+            names = [t for t, e in ((first, a), (second, b)) if e is not None]
+            phrases = [t for t, e in ((first, a), (second, b)) if e is None]
+            out["pair"] = {"docs": index.store.count(names, phrases), "source": "phrase"}
+            out["window"] = "doc"
+        else:
+            out["pair"], out["window"] = None, index.window
     return out

@@ -94,10 +94,10 @@ def name_support(store: EvidenceStore, answer: str, known: list[str], rarest: st
 
 
 def phrase_support(store: EvidenceStore, phrase: str, rarest: str | None) -> JointSupport:
-    docs = store.count([phrase])
+    docs = store.count(phrases=[phrase])
     if rarest is None:
         return JointSupport(phrase, "phrase", docs, None, 0, None)
-    with_rarest = store.count([phrase, rarest]) if docs else 0
+    with_rarest = store.count([rarest], [phrase]) if docs else 0
     return JointSupport(phrase, "phrase", docs, rarest, store.count([rarest]), with_rarest, joint=with_rarest)
 
 
@@ -108,5 +108,5 @@ def answer_words(store: EvidenceStore, question: str, answer: str, names: list[s
         return AnswerWords()  # a yes/no answer claims nothing a word count can check
     skip = set(store.words(question)) | {w for n in names for w in store.words(n)}
     limit = common_share * max(1, store.documents)
-    words = [w for w in dict.fromkeys(store.words(answer)) if w not in skip and store.count([w]) <= limit]
-    return AnswerWords(words, [w for w in words if store.count([w, rarest]) == 0])
+    words = [w for w in dict.fromkeys(store.words(answer)) if w not in skip and store.count(phrases=[w]) <= limit]
+    return AnswerWords(words, [w for w in words if store.count([rarest], [w]) == 0])
