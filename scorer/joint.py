@@ -6,8 +6,8 @@ name of a paragraph co-occurs with every other. Document-level ANDs of the evide
     subject): a document holding both, or none ("Pretoria" never shares one with "Kew");
   - a short answer without a name ("rock", "six", at most PHRASE_WORDS words, not yes/no) is
     counted as a phrase, alone and with the rarest entity, labelled source "phrase";
-  - the answer's other words (not in the question, not part of its names, not common words:
-    in at most COMMON_SHARE of the documents) are each checked against the rarest entity; the
+  - the answer's other words (not in the question, not part of its names, longer than one letter,
+    not common words: in at most COMMON_SHARE of the documents) are each checked against the rarest entity; the
     share that never shares a document with it raises the risk.
 The options and what each adds are in the quality benchmark's joint-support table; the defaults
 are the configuration it measured best.
@@ -93,10 +93,8 @@ def name_support(store: EvidenceStore, answer: str, known: list[str], rarest: st
     return s
 
 
-def phrase_support(store: EvidenceStore, phrase: str, rarest: str | None) -> JointSupport:
+def phrase_support(store: EvidenceStore, phrase: str, rarest: str) -> JointSupport:
     docs = store.count(phrases=[phrase])
-    if rarest is None:
-        return JointSupport(phrase, "phrase", docs, None, 0, None)
     with_rarest = store.count([rarest], [phrase]) if docs else 0
     return JointSupport(phrase, "phrase", docs, rarest, store.count([rarest]), with_rarest, joint=with_rarest)
 
@@ -108,5 +106,6 @@ def answer_words(store: EvidenceStore, question: str, answer: str, names: list[s
         return AnswerWords()  # a yes/no answer claims nothing a word count can check
     skip = set(store.words(question)) | {w for n in names for w in store.words(n)}
     limit = common_share * max(1, store.documents)
-    words = [w for w in dict.fromkeys(store.words(answer)) if w not in skip and store.count(phrases=[w]) <= limit]
+    words = [w for w in dict.fromkeys(store.words(answer))
+             if len(w) > 1 and w not in skip and store.count(phrases=[w]) <= limit]  # "s" of "Microsoft's": no word
     return AnswerWords(words, [w for w in words if store.count([rarest], [w]) == 0])

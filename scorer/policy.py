@@ -23,6 +23,7 @@ graded (default)
     risk = max_b r_b                              (the weakest link decides)
     an answer that names nothing new but is short (<= 4 words, not yes/no): the same rules for the
     answer counted as a phrase p with r (1 when the corpus never writes p; NPMI of their documents);
+    (checked only when the question has a known entity and the answer names nothing at all);
     any other answer that names nothing new (a year, "yes", a question entity): NEUTRAL_RISK.
     then the answer's own words W (not in the question, not in its names, in <= 10% of documents):
     risk = max(risk, NEUTRAL + NEUTRAL * share of W never in a document with r).
@@ -123,10 +124,7 @@ def _name_risk(ev: Evidence, key: str, docs: int) -> tuple[float, str]:
 def _phrase_risk(ev: Evidence, p: JointSupport) -> tuple[float, str]:
     if p.docs == 0:
         return 1.0, f"the answer '{p.answer}' is never written in the corpus (phrase)"
-    if p.rarest is None or p.with_rarest is None:
-        return NEUTRAL_RISK + NEUTRAL_RISK * unsupport(p.docs), \
-            f"the answer '{p.answer}' occurs in {p.docs} documents (phrase; no question entity to pair with)"
-    if p.with_rarest == 0:
+    if not p.with_rarest:
         expected = _rarest_docs(ev) * p.docs / max(1, ev.corpus_documents)
         return _absent(expected), (f"the answer '{p.answer}' never shares a document with '{p.rarest}' (phrase; "
                                    f"{expected:.2g} expected by chance)")

@@ -183,23 +183,25 @@ class Scorer:
         self._store = index.store if index.has_evidence else None
 
     def _support(self, question: str, answer: str | None, q_ents: list[EntityEvidence],
-                 a_ents: list[EntityEvidence], pairs: list[PairEvidence]) -> tuple[list[JointSupport], AnswerWords | None]:
-        """Document-level support of the answer from the evidence store (none without a store or an answer)."""
+                 a_ents: list[EntityEvidence], pairs: list[PairEvidence],
+                 names_any: bool) -> tuple[list[JointSupport], AnswerWords | None]:
+        """Document-level support of the answer from the evidence store: against the question's rarest known
+        entity, so nothing without one (nor without a store or an answer)."""
         store, opts = self._store, self.joint
-        if store is None or not answer:
-            return [], None
         known = [e for e in q_ents if e.docs > 0]
-        rarest = min(known, key=lambda e: e.docs).name if known else None
+        if store is None or not answer or not known:
+            return [], None
+        rarest = min(known, key=lambda e: e.docs).name
         out = []
-        if rarest is not None and opts.joint != "off":
+        if opts.joint != "off":
             window = {p.b: p.docs for p in pairs if p.a == rarest and p.kind == "question-answer"}
             out = [name_support(store, b.name, [e.name for e in known], rarest, opts, window.get(b.name))
                    for b in a_ents if b.docs > 0]
-        phrase = phrase_of(answer, store) if opts.phrases and not a_ents else None
+        phrase = phrase_of(answer, store) if opts.phrases and not names_any else None
         if phrase is not None:
             out.append(phrase_support(store, phrase, rarest))
         words = None
-        if opts.answer_words and rarest is not None:
+        if opts.answer_words:
             words = answer_words(store, question, answer, [e.name for e in (*q_ents, *a_ents)], rarest,
                                  opts.common_share)
         return out, words
@@ -223,18 +225,19 @@ class Scorer:
             q_ids = {e.id for e in q_ents if e.id is not None}
             q_names = {e.key for e in q_ents}
             # answer entities the question already names add no claim of their own
+            names_any = bool(af.known or af.unseen)  # a name at all, even one the question names
             af = Found([e for e in af.known if e.id not in q_ids], [s for s in af.unseen if normalize_key(s) not in q_names])
             a_ents = _capped(_entity_evidence(af, "answer"), MAX_NAMES_PER_TEXT, "too_many_names", cut)
             todo = [(x, y, "question-answer") for y in a_ents for x in q_ents]
             todo += [(x, y, "answer-answer") for x, y in combinations(a_ents, 2)]
             todo = _capped(todo, MAX_PAIRS_PER_ROW, "too_many_pairs", cut)
             wanted += [(x.id, y.id) for x, y, _ in todo if x.id is not None and y.id is not None]
-            rows.append((q_ents, a_ents, todo, cut))
+            rows.append((q_ents, a_ents, todo, cut, names_any))
         looked = iter(self.index.pairs(np.array([w[0] for w in wanted], dtype=np.int64),
                                        np.array([w[1] for w in wanted], dtype=np.int64)) if wanted else [])
         n_docs = self.index.documents
         reports = []
-        for (q_ents, a_ents, todo, cut), question, answer in zip(rows, questions, answers, strict=True):
+        for (q_ents, a_ents, todo, cut, names_any), question, answer in zip(rows, questions, answers, strict=True):
             pairs: list[PairEvidence] = []
             links: dict[str, list[PairEvidence]] = {e.name: [] for e in a_ents}
             for x, y, kind in todo:
@@ -252,7 +255,7 @@ class Scorer:
                 pairs.append(p)
                 if kind == "question-answer" and x.docs > 0:  # only known question entities can ground
                     links[y.name].append(p)
-            support, words = self._support(question, answer, q_ents, a_ents, pairs)
+            support, words = self._support(question, answer, q_ents, a_ents, pairs, names_any)
             if self.evidence_docs and self._store is not None:
                 for p in pairs:
                     p.documents = self._store.evidence([p.a, p.b], limit=self.evidence_docs).docs

@@ -211,7 +211,7 @@ def create_app(index_path: Path, policy: str = "graded", limits: Limits | None =
         return lookup(index, entity, entity2)
 
     @app.get("/evidence")
-    def evidence(name: list[str] = Query(min_length=1, max_length=8), window: int | None = Query(None, ge=0),
+    def evidence(name: list[str] = Query(min_length=1, max_length=8), window: int | None = Query(None, ge=0),  # noqa: B008
                  limit: int = Query(10, ge=1, le=100)) -> dict:
         """The documents where all the names occur (?name=A&name=B), with snippets; window: words apart."""
         if any(len(n) > 1000 for n in name):

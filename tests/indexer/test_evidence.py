@@ -12,7 +12,7 @@ from cooc.indexer.build import parse_window
 from cooc.indexer.errors import CoocError
 from cooc.indexer.merge import MergeOptions, merge
 from cooc.scorer import Index
-from tests.conftest import DOCS, GOLDEN_PAIRS_DOC, SAMPLE, build, sample_texts, write_jsonl
+from tests.conftest import DOCS, GOLDEN_PAIRS_DOC, build, sample_texts, write_jsonl
 
 # the documents each pair counts at --window doc, by hand from the positions in tests/conftest.py
 PAIR_DOC_IDS = {
