@@ -135,3 +135,16 @@ def test_rank_parts_merge_into_one_store(tmp_path):
     assert index.store.documents == 3 * len(DOCS) == index.documents
     assert index.manifest["evidence"]["segments"] >= 3
     assert _ids(index, ["Seattle", "Paris"]) == {"d3-0", "d3-1", "d3-2"}
+
+
+def test_verify_checks_the_evidence_store(tmp_path, corpus_files):
+    from cooc.indexer.verify import verify_index
+
+    out = tmp_path / "idx"
+    build([corpus_files["jsonl"]], out)
+    assert verify_index(out) == []
+    store = out / "gen-1" / "evidence"
+    for f in store.iterdir():  # one shard, one segment: remove its files
+        if f.is_file() and f.name != "meta.json":
+            f.unlink()
+    assert any("has no files" in p for p in verify_index(out))
