@@ -41,7 +41,7 @@ from .gazetteer import LoadedGazetteer, load_gazetteer
 from .layout import PARTS_DIR
 from .names import KIND_GAZETTEER
 from .normalize import NORMALIZATION_VERSION
-from .read import ReadOptions, ReadStats, read_file
+from .read import DocBatch, ReadOptions, ReadStats, read_file
 from .sketch import hll_registers
 
 PART_FORMAT = 2
@@ -201,11 +201,8 @@ def count_shard(path: Path, parts_dir: Path, opts: CountOptions, gazetteer: Load
     writer = EvidenceWriter(parts_dir, name, path) if opts.evidence else None
     try:
         for batch in read_file(path, opts.read, stats):
-            ids, texts, records = batch.ids, batch.texts, batch.records
-            if skip_docs:
-                keep = [k for k in range(len(texts)) if ordinal + k not in skip_docs]
-                dropped += len(texts) - len(keep)
-                ids, texts, records = [ids[k] for k in keep], [texts[k] for k in keep], [records[k] for k in keep]
+            ids, texts, records = _kept(batch, ordinal, skip_docs)
+            dropped += len(batch.texts) - len(texts)
             ordinal += len(batch.texts)
             tick = _lap(timer, "read", tick)
             full = counter.add(texts) if texts else []
@@ -236,6 +233,14 @@ def count_shard(path: Path, parts_dir: Path, opts: CountOptions, gazetteer: Load
     write_json_atomic(parts_dir / f"{name}.done.json", done)
     _lap(timer, "store", tick)
     return done
+
+
+def _kept(batch: DocBatch, ordinal: int, skip_docs: set[int] | None) -> tuple[list[str], list[str], list[int]]:
+    """Ids, texts and records of a batch without the documents dropped as duplicates (by ordinal in the file)."""
+    if not skip_docs:
+        return batch.ids, batch.texts, batch.records
+    keep = [k for k in range(len(batch.texts)) if ordinal + k not in skip_docs]
+    return [batch.ids[k] for k in keep], [batch.texts[k] for k in keep], [batch.records[k] for k in keep]
 
 
 def _lap(timer: Timer | None, stage: str, tick: float) -> float:

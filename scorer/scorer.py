@@ -140,6 +140,7 @@ def _pair_flags(docs: int) -> list[str]:
 def _features(q: list[EntityEvidence], a: list[EntityEvidence], links: dict[str, list[PairEvidence]],
               support: list[JointSupport], words: AnswerWords | None) -> dict:
     q_docs = [e.docs for e in q]
+    checked = [x for x in support if x.source == "name" and x.joint is not None]
     best = []  # per answer entity: its best-supported link to a known question entity
     for e in a:
         known_links = links.get(e.name, [])
@@ -158,8 +159,7 @@ def _features(q: list[EntityEvidence], a: list[EntityEvidence], links: dict[str,
         "zero_link_frac": (sum(1 for p in best if p is None or p.docs == 0) / len(a)) if a else 0.0,
         "has_qa_pairs": 1.0 if with_links else 0.0,
         "no_entities": 1.0 if not q and not a else 0.0,
-        "joint_zero_frac": (sum(1 for x in names if x.joint == 0) / len(names)) if (names := [
-            x for x in support if x.source == "name" and x.joint is not None]) else 0.0,
+        "joint_zero_frac": (sum(1 for x in checked if x.joint == 0) / len(checked)) if checked else 0.0,
         "phrase_log_docs": next((math.log1p(x.docs) for x in support if x.source == "phrase"), 0.0),
         "words_unsupported": words.share if words is not None else 0.0,
     }
