@@ -4,7 +4,8 @@
 
 Measured in one run, on the same machine state: the default build and the same build with
 --no-evidence (`cooc build ... --workers W --force -q` as subprocesses, taken in turn, median of
---runs); the store's size against the rest of the index, and the size a store without the text
+--runs), and, steadier on a shared machine, the stage times of one in-process pass (the evidence
+writer's own time against read + count + store + merge: the overhead the target is checked on); the store's size against the rest of the index, and the size a store without the text
 would have (the same documents indexed with positions but no stored text: snippets would then
 have to re-read compressed shards); then, in this process, p50/p95 of `Index.evidence` (up to 10
 documents with snippets), of a document-level AND count, and of `Index.retrieve` (BM25 top 3), for
@@ -29,7 +30,7 @@ from cooc.indexer.read import ReadOptions, ReadStats, read_file, resolve_inputs
 from cooc.scorer import Index
 from cooc.scorer.evidence import EvidenceStore
 
-from .bench_build import _pct, cooc_command, dir_bytes, rule_queries, table, timed_subprocess, verdict
+from .bench_build import _pct, cooc_command, dir_bytes, rule_queries, stages, table, timed_subprocess, verdict
 
 TARGET_P50_MS = 1.0  # `cooc evidence` (the library call), shared corpus
 TARGET_BUILD_OVERHEAD = 0.30  # the evidence store adds at most 30% to the build
@@ -111,7 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     a.work.mkdir(parents=True, exist_ok=True)
     walls = builds(files, a.work, a.workers, a.runs)
     with_ev, without = statistics.median(walls["default"]), statistics.median(walls["no-evidence"])
-    overhead = with_ev / without - 1
+    st = stages(files, a.work)["seconds"]  # one process: the evidence writer's own time in count_shard
+    overhead = st["evidence"] / (sum(st.values()) - st["evidence"])
     index_dir = a.work / "default"
     index = Index.open(index_dir)
     ev = index.manifest["evidence"]
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     parts_ms = latency_ms(lambda p: sum(uncached(s, p) for s in parts), pairs, a.repeats)
     same = all(uncached(index.store, p) == sum(uncached(s, p) for s in parts) for p in pairs)
     retrieve_ms = latency_ms(lambda p: index.retrieve(f"Who is {p[0]} and what about {p[1]}?", 3), pairs, a.repeats)
-    p50 = _pct(ev_ms, 50)
+    p50 = _pct(ev_ms, 0.5)
     counts_bytes = dir_bytes(index_dir) - ev["bytes"]
     mb = 1e6
     md = [
@@ -135,9 +137,13 @@ def main(argv: list[str] | None = None) -> None:
         "timings are noisy; the ratios are from the same run).", "",
         table(["build", "seconds (median)", "all runs", "vs --no-evidence"], [
             ["default (with the evidence store)", f"{with_ev:.1f}", ", ".join(f"{w:.1f}" for w in walls["default"]),
-             f"+{overhead:.0%} (target <= +{TARGET_BUILD_OVERHEAD:.0%}: {verdict(overhead <= TARGET_BUILD_OVERHEAD)})"],
+             f"{with_ev / without:.2f}x"],
             ["--no-evidence", f"{without:.1f}", ", ".join(f"{w:.1f}" for w in walls["no-evidence"]), "1.00x"],
         ]), "",
+        table(["stage (1 process, in-process timer of count_shard)", "seconds"],
+              [[k, f"{v:.2f}"] for k, v in st.items()]
+              + [[f"evidence / everything else: +{overhead:.0%} (target <= +{TARGET_BUILD_OVERHEAD:.0%}: "
+                  f"{verdict(overhead <= TARGET_BUILD_OVERHEAD)})", ""]]), "",
         table(["on disk", "MB"], [
             ["counts (names, pairs, DuckDB, arrays; no parts)", f"{counts_bytes / mb:.1f}"],
             [f"evidence store, text stored ({ev['segments']} segments, merged in {ev['merge_seconds']:.3f}s)",
@@ -147,12 +153,12 @@ def main(argv: list[str] | None = None) -> None:
         ]), "",
         table(["query (in process)", "p50 ms", "p95 ms"], [
             [f"Index.evidence(pair, limit=10): documents + snippets (target p50 <= {TARGET_P50_MS} ms: "
-             f"{verdict(p50 <= TARGET_P50_MS)})", f"{p50:.3f}", f"{_pct(ev_ms, 95):.3f}"],
-            ["AND count, published store (one index of all segments)", f"{_pct(count_ms, 50):.3f}",
-             f"{_pct(count_ms, 95):.3f}"],
+             f"{verdict(p50 <= TARGET_P50_MS)})", f"{p50:.3f}", f"{_pct(ev_ms, 0.95):.3f}"],
+            ["AND count, published store (one index of all segments)", f"{_pct(count_ms, 0.5):.3f}",
+             f"{_pct(count_ms, 0.95):.3f}"],
             [f"AND count, each of the {len(parts)} part stores in turn, summed (same counts: {same})",
-             f"{_pct(parts_ms, 50):.3f}", f"{_pct(parts_ms, 95):.3f}"],
-            ["Index.retrieve(question, k=3): BM25", f"{_pct(retrieve_ms, 50):.3f}", f"{_pct(retrieve_ms, 95):.3f}"],
+             f"{_pct(parts_ms, 0.5):.3f}", f"{_pct(parts_ms, 0.95):.3f}"],
+            ["Index.retrieve(question, k=3): BM25", f"{_pct(retrieve_ms, 0.5):.3f}", f"{_pct(retrieve_ms, 0.95):.3f}"],
         ]), "",
     ]
     a.out = a.out or a.work / "results.md"

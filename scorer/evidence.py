@@ -9,6 +9,7 @@ also matches inside a longer name ("Paris" in "Paris Hilton") and in lowercase t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -33,7 +34,7 @@ class EvidenceDoc:
     record: int  # line (JSONL, .txt lines) or row (Parquet)
     score: float
     snippet: str  # context around one mention of each name, mentions in [brackets]
-    span: int | None = None  # words between the first and last name of the closest mentions
+    span: int | None = None  # words from the first to the last of the closest mentions (evidence only)
 
 
 @dataclass
@@ -132,15 +133,31 @@ class EvidenceStore:
     def _document(self, score: float, address, phrases: list[tuple[str, ...]], window: int | None) -> EvidenceDoc | None:
         d = self._searcher.doc(address)
         text = d["text"][0]
-        tokens = self._analyzer.pre_tokenize(text).tokens
-        starts = [_starts(tokens, p) for p in phrases]
-        best = _closest(starts)
-        if best is None or (window is not None and best[0] > window):
+        found = self._mentions(text, phrases)
+        best = _closest([sorted(f) for f in found])
+        if best is None:
             return None
-        spans = sorted((tokens[i].char_offset_from, tokens[i + len(p) - 1].char_offset_to)
-                       for i, p in zip(best[1], phrases, strict=True))
+        starts = best[1]
+        span = len(_WORD.findall(text, min(starts), max(starts)))  # words from the first mention to the last
+        if window is not None and span > window:
+            return None
+        spans = sorted((start, f[start]) for start, f in zip(starts, found, strict=True))
         return EvidenceDoc(d["id"][0], d["file"][0], int(d["record"][0]), round(float(score), 4),
-                           snippet(text, spans), best[0])
+                           snippet(text, spans), span)
+
+    def _mentions(self, text: str, phrases: list[tuple[str, ...]]) -> list[dict[int, int]]:
+        """Per phrase, its mentions in `text` (start -> end, in characters): a regex over the words (C speed,
+        long documents included); the tokenizer itself where the regex misses (folded letters: "Zürich")."""
+        low = text.lower()  # a literal-prefix search: far faster than a case-insensitive one
+        if len(low) == len(text):
+            found = [{m.start(): m.end() for m in _pattern(p).finditer(low)
+                      if not m.start() or not low[m.start() - 1].isalnum()} for p in phrases]
+            if all(found):
+                return found
+        tokens = self._analyzer.pre_tokenize(text).tokens
+        words = [t.text for t in tokens]
+        return [{tokens[i].char_offset_from: tokens[i + len(p) - 1].char_offset_to for i in _starts(words, p)}
+                for p in phrases]
 
     def retrieve(self, question: str, k: int = 3) -> list[EvidenceDoc]:
         """BM25 top-k documents for a question (each of its words may match): the retrieve step of a RAG loop."""
@@ -158,16 +175,24 @@ class EvidenceStore:
         return out
 
 
-def _starts(tokens, phrase: tuple[str, ...]) -> list[int]:
+_WORD = re.compile(r"[^\W_]+")
+
+
+@lru_cache(maxsize=4096)
+def _pattern(phrase: tuple[str, ...]) -> re.Pattern:
+    """The phrase's words (lowercase), separated by anything but letters and digits, ending a word (the caller
+    checks the start: a leading look-behind would disable the regex engine's literal-prefix search)."""
+    return re.compile(r"[\W_]+".join(map(re.escape, phrase)) + r"(?![^\W_])")
+
+
+def _starts(words: list[str], phrase: tuple[str, ...]) -> list[int]:
     """Token positions where `phrase` starts."""
     n = len(phrase)
-    first = phrase[0]
-    return [i for i in range(len(tokens) - n + 1)
-            if tokens[i].text == first and all(tokens[i + k].text == phrase[k] for k in range(1, n))]
+    return [i for i in range(len(words) - n + 1) if tuple(words[i : i + n]) == phrase]
 
 
 def _closest(starts: list[list[int]]) -> tuple[int, list[int]] | None:
-    """The smallest span (in words) holding one start of every phrase, and those starts."""
+    """The smallest span (in characters) holding one start of every phrase, and those starts."""
     if any(not s for s in starts):
         return None
     events = sorted((pos, j) for j, s in enumerate(starts) for pos in s)
