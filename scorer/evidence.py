@@ -109,8 +109,7 @@ class EvidenceStore:
         """The documents where all `texts` occur (within `window` words of each other, when given).
         is_name: per text, searched as a name (its normalized key) or, False, as a phrase; default: names."""
         flags = list(is_name) if is_name is not None else [True] * len(texts)
-        phrases = [self.terms([t]) if f else self.terms(phrases=[t]) for t, f in zip(texts, flags, strict=True)]
-        phrases = [p[0] for p in phrases]
+        phrases = [(self.terms([t]) if f else self.terms(phrases=[t]))[0] for t, f in zip(texts, flags, strict=True)]
         query = self._query(tuple(phrases))
         if query is None:
             return EvidenceResult(list(texts), 0, window)
