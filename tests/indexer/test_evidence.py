@@ -96,13 +96,13 @@ def test_a_failed_build_keeps_finished_evidence_shards_and_the_rerun_does_only_t
     (shards / "b.jsonl.gz").write_bytes(good[: len(good) // 2])  # truncated: the build fails on this shard
     out = tmp_path / "idx"
     with pytest.raises(CoocError, match="truncated"):
-        build([shards], out, workers=1)
+        build([shards], out)
     stores = sorted(p.name for p in (out / "parts").iterdir() if p.is_dir())
     assert len(stores) == 1 and stores[0].startswith("a.jsonl-") and stores[0].endswith(".evidence")
     assert not [p for p in (out / "parts").iterdir() if ".tmp-" in p.name]  # the failed shard left nothing
     kept = (out / "parts" / stores[0] / "meta.json").stat().st_mtime_ns
     (shards / "b.jsonl.gz").write_bytes(good)
-    r = build([shards], out, workers=1)
+    r = build([shards], out)
     assert r.shards_counted == 1
     assert (out / "parts" / stores[0] / "meta.json").stat().st_mtime_ns == kept
     index = Index.open(out)
