@@ -14,7 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from cooc.indexer.errors import IndexFormatError
-from cooc.indexer.layout import COMMON_FLAG, DUCKDB_FILE, EVIDENCE_DIR, NAMES_TEXT, SKETCH_FILE, check_lengths, load_arrays
+from cooc.indexer.layout import (
+    COMMON_FLAG,
+    DUCKDB_FILE,
+    EVIDENCE_DIR,
+    NAMES_TEXT,
+    SKETCH_FILE,
+    check_lengths,
+    load_arrays,
+)
 from cooc.indexer.lock import ReaderLease
 from cooc.indexer.names import key_position
 from cooc.indexer.normalize import normalize_key
