@@ -10,7 +10,7 @@ files themselves, for the side-by-side with the local infini-gram engine.
 Every cooc build is the default one, `cooc build FILES -o OUT --workers W --force -q` (W =
 --workers, 2), run as a subprocess: wall time and peak RSS of the whole process tree (VmRSS
 summed over the tree, sampled every 50 ms), median of --runs. Measured in the same run, per
-dataset: a stage table (read / count / store of `count_shard`, then the merge; one process), the
+dataset: a stage table (read / count / evidence / store of `count_shard`, then the merge; one process), the
 I/O floor (decompress + parse the same files, nothing else; 1 and W processes) and the pure-Python
 reference (`benchmarks/baseline.py`: the span rule of `indexer/spans.py` + dict counting) on the
 first --baseline-mb MB of the dataset's distinct files, taken in turn. Then the peer table
@@ -137,7 +137,7 @@ def stages(files: list[Path], work: Path) -> dict:
     parts_dir.mkdir(parents=True)
     cfg = BuildConfig([str(f) for f in files], out)
     opts = CountOptions(part_settings(cfg), cfg.read, None, cfg.memory_mb)
-    t = {"read": 0.0, "count": 0.0, "store": 0.0}
+    t = {"read": 0.0, "count": 0.0, "evidence": 0.0, "store": 0.0}
 
     def timer(stage: str, seconds: float) -> None:
         t[stage] += seconds

@@ -7,11 +7,13 @@ import errno
 import json
 import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 
 from cooc.indexer.build import BuildConfig, build_index, format_build, parse_window
+from cooc.indexer.count import WINDOW_DOC
 from cooc.indexer.dedup import DEDUP_MODES
 from cooc.indexer.errors import CoocError
 from cooc.indexer.merge import MergeOptions, format_merge
@@ -23,6 +25,7 @@ from cooc.scorer.batch import DEFAULT_BATCH_ROWS, OUTPUT_SUFFIXES, available_lin
 from cooc.scorer.calibrate import DEFAULT_FOLDS
 from cooc.scorer.calibrate import calibrate as calibrate_index
 from cooc.scorer.demo import format_demo, run_demo
+from cooc.scorer.evidence import format_evidence, format_retrieved
 from cooc.scorer.index import TOP_ORDERS, Index
 from cooc.scorer.policy import POLICIES
 from cooc.scorer.scorer import Scorer
@@ -152,6 +155,8 @@ _merge_options = _options(
     click.option("--buckets", default=MERGE["buckets"], show_default=True, type=click.IntRange(min=0),
                  help="Merge tasks, each a slice of the name-hash space (a power of two); 0: one per ~16M pair rows."),
     click.option("--force", is_flag=True, help="Replace an existing index at --output."),
+    click.option("--no-evidence", is_flag=True,
+                 help="No evidence store (documents, snippets, phrases, retrieval): a smaller, faster build."),
 )
 
 _runner_options = _options(
@@ -185,7 +190,7 @@ def _vocab(o, progress: bool) -> VocabConfig:
 
 def _merge(o) -> MergeOptions:
     return MergeOptions(min_pair_docs=o["min_pair_docs"], sketch_mb=o["sketch_mb"], sketch_depth=o["sketch_depth"],
-                        buckets=o["buckets"])
+                        buckets=o["buckets"], evidence=not o["no_evidence"])
 
 
 @cli.command()
@@ -275,8 +280,11 @@ def merge(sources, output, quiet, as_json, **o) -> None:
 @click.option("--question-field", default="question", show_default=True, help="--stdin: the rows' question key.")
 @click.option("--answer-field", default="answer", show_default=True, help="--stdin: the rows' answer key (optional).")
 @policy_option
+@click.option("--evidence", "evidence_docs", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Show up to K documents (with snippets) for each pair.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON (--stdin: one JSON line per row).")
-def score(index_dir, question, answer, from_stdin, question_field, answer_field, policy, as_json) -> None:
+def score(index_dir, question, answer, from_stdin, question_field, answer_field, policy, evidence_docs,
+          as_json) -> None:
     """Hallucination risk of a question (and answer) from corpus co-occurrence counts."""
     if from_stdin and question not in (None, "-"):
         raise click.UsageError("--stdin reads the questions from stdin: give no QUESTION (or '-')")
@@ -286,11 +294,36 @@ def score(index_dir, question, answer, from_stdin, question_field, answer_field,
         return
     if question is None:
         raise click.UsageError("give a QUESTION, or '-' (or --stdin) to score JSONL rows from stdin")
-    report, suggestions = score_report(Index.open(index_dir), question, answer, policy)
+    report, suggestions = score_report(Index.open(index_dir), question, answer, policy, evidence_docs)
     if as_json:
         _echo_json({**report.to_dict(), "did_you_mean": suggestions})
     else:
         click.echo(format_score(report, suggestions))
+
+
+@cli.command("evidence")
+@index_option
+@click.argument("names", nargs=-1, required=True)
+@click.option("--window", default="doc", show_default=True, callback=_window,
+              help="Words between the names' mentions, or 'doc' for anywhere in the document.")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(min=1), help="Documents to show.")
+@click.option("--json", "as_json", is_flag=True)
+def evidence_cmd(index_dir, names, window, limit, as_json) -> None:
+    """The documents where all the names (or phrases) occur, with a snippet around the mentions."""
+    r = Index.open(index_dir).evidence(list(names), None if window == WINDOW_DOC else window, limit)
+    click.echo(json.dumps(r.to_dict(), indent=2, ensure_ascii=False) if as_json else format_evidence(r))
+
+
+@cli.command("retrieve")
+@index_option
+@click.argument("question")
+@click.option("-k", "k", default=3, show_default=True, type=click.IntRange(min=1), help="Documents to return.")
+@click.option("--json", "as_json", is_flag=True)
+def retrieve_cmd(index_dir, question, k, as_json) -> None:
+    """The BM25 top-k documents of the indexed corpus for a question (the retrieve step of a RAG loop)."""
+    docs = Index.open(index_dir).retrieve(question, k)
+    click.echo(json.dumps([asdict(d) for d in docs], indent=2, ensure_ascii=False) if as_json
+               else format_retrieved(docs))
 
 
 @cli.command("lookup")

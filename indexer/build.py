@@ -162,8 +162,8 @@ def _build_locked(cfg: BuildConfig, output: Path) -> BuildResult:
     if gazetteer is not None:
         _write_aliases(parts_dir, gazetteer)
     opts = CountOptions(settings, cfg.read, str(Path(cfg.names_file).resolve()) if cfg.names_file else None,
-                        cfg.memory_mb)
-    todo = [p for p in mine if not is_done(parts_dir, p, settings)]
+                        cfg.memory_mb, cfg.merge.evidence)
+    todo = [p for p in mine if not is_done(parts_dir, p, settings, cfg.merge.evidence)]
     drop = plan_dedup(files, cfg.read, cfg.dedup, cfg.dedup_threshold, progress=cfg.progress).drop \
         if cfg.dedup and todo else {}
     failed = _run_shards(todo, parts_dir, opts, cfg, drop)

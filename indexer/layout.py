@@ -16,7 +16,9 @@ writing (`store.py`), verifying (`verify.py`) and opening (`cooc.scorer.index`).
     gen-N/pairs.keys.npy      uint64 a << 32 | b (name ids, a < b), sorted
     gen-N/pairs.docs.npy      int64 documents per pair
     gen-N/sketch.npy          count-min sketch of every pair (uint32 depth x width)
+    gen-N/evidence/           tantivy full-text store of the documents (see evidence.py); absent with --no-evidence
     parts/                    per-shard parts (see parts.py), kept for resumption and later merges
+    parts/<part>.evidence/    a shard's tantivy store, merged into gen-N/evidence/ by segment lists
 
 The top-level names are symlinks into the current generation.
 """
@@ -36,6 +38,8 @@ DUCKDB_FILE = "index.duckdb"
 SKETCH_FILE = "sketch.npy"
 PARTS_DIR = "parts"
 MERGE_WORK_DIR = ".merge-work"  # buckets of an unfinished merge, removed once the index is published
+EVIDENCE_DIR = "evidence"
+EVIDENCE_PART_SUFFIX = ".evidence"
 NAMES_TEXT = "names.text.bin"
 COMMON_FLAG = 0x80
 

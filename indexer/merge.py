@@ -39,7 +39,8 @@ from .buckets import (
 )
 from .count import WINDOW_DOC
 from .errors import CoocError
-from .layout import ARRAYS, COMMON_FLAG, FORMAT, FORMAT_VERSION, PARTS_DIR
+from .evidence import merge_stores, part_store
+from .layout import ARRAYS, COMMON_FLAG, EVIDENCE_DIR, FORMAT, FORMAT_VERSION, PARTS_DIR
 from .lock import DirectoryLock
 from .names import KIND_GAZETTEER, KIND_NUMBER, KIND_TITLE
 from .parts import load_done
@@ -74,6 +75,7 @@ class MergeOptions:
     memory_limit: str = "2GB"  # per bucket task: DuckDB spills to disk beyond this
     buckets: int = 0  # reduce tasks (a power of two); 0: one per ~16M pair rows of the parts
     workers: int = 1  # local processes reducing buckets in parallel (each gets cores / workers DuckDB threads)
+    evidence: bool = True  # publish the parts' evidence stores as one (`--no-evidence`: none)
 
     def __post_init__(self) -> None:
         if self.buckets < 0 or self.buckets & (self.buckets - 1):
@@ -342,6 +344,7 @@ def merge_parts(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions
     manifest = _manifest(dones, table, pairs, sketch, distinct, total, collisions, registers, opts,
                          {**(extra_config or {}), "buckets": plan.buckets})
     manifest["config"]["names"]["max_tokens"] = max_tokens
+    manifest["evidence"] = _merge_evidence(parts, staging) if opts.evidence else None
     _write(staging, output, table, pairs, manifest, sketch)
     bar.update()
     bar.close()
@@ -353,6 +356,18 @@ def merge_parts(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions
         common_words=manifest["counts"]["common_words"], pairs=distinct, pairs_kept=int(pairs.keys.size),
         parts=len(parts), collisions=collisions, buckets=plan.buckets, seconds=time.perf_counter() - t0,
     )
+
+
+def _merge_evidence(parts: list[tuple[Path, dict]], staging: Path) -> dict:
+    stores = [part_store(d, done["part"]) for d, done in parts]
+    missing = [done["part"] for (_, done), store in zip(parts, stores, strict=True) if not store.is_dir()]
+    if missing:
+        raise CoocError(f"part {missing[0]} (and {len(missing) - 1} more) has no evidence store: rebuild those shards "
+                        "without --no-evidence, or pass --no-evidence to publish the counts alone")
+    t0 = time.perf_counter()
+    info = merge_stores(stores, staging / EVIDENCE_DIR)
+    info["merge_seconds"] = round(time.perf_counter() - t0, 3)
+    return info
 
 
 def _write(staging: Path, output: Path, table: NameTable, pairs: Pairs, manifest: dict,

@@ -36,11 +36,12 @@ import pyarrow.parquet as pq
 from .atomic import atomic_path, write_json_atomic
 from .count import Run, ShardCounter
 from .errors import CoocError
+from .evidence import EvidenceWriter, part_store
 from .gazetteer import LoadedGazetteer, load_gazetteer
 from .layout import PARTS_DIR
 from .names import KIND_GAZETTEER
 from .normalize import NORMALIZATION_VERSION
-from .read import ReadOptions, ReadStats, read_file
+from .read import DocBatch, ReadOptions, ReadStats, read_file
 from .sketch import hll_registers
 
 PART_FORMAT = 2
@@ -88,6 +89,7 @@ class CountOptions:
     read: ReadOptions = field(default_factory=ReadOptions)
     gazetteer_path: str | None = None
     memory_mb: float = 1024
+    evidence: bool = True  # also write the shard's evidence store (evidence.py); not a count setting
 
 
 def part_name(path: Path) -> str:
@@ -119,9 +121,10 @@ def done_marker(parts_dir: Path, path: Path) -> Path:
     return parts_dir / f"{part_name(path)}.done.json"
 
 
-def is_done(parts_dir: Path, path: Path, settings: PartSettings) -> bool:
+def is_done(parts_dir: Path, path: Path, settings: PartSettings, evidence: bool = False) -> bool:
+    """The shard's part is finished with these settings (and, when `evidence`, so is its evidence store)."""
     marker = done_marker(parts_dir, path)
-    if not marker.is_file():
+    if not marker.is_file() or (evidence and not part_store(parts_dir, part_name(path)).is_dir()):
         return False
     try:
         done = json.loads(marker.read_text(encoding="utf-8"))
@@ -195,20 +198,29 @@ def count_shard(path: Path, parts_dir: Path, opts: CountOptions, gazetteer: Load
         hll_registers(_pair_hashes(run), registers)
         runs, tokens, collisions, pairs = runs + 1, tokens + run.tokens, collisions + run.collisions, pairs + run.pair_a.size
 
-    for batch in read_file(path, opts.read, stats):
-        texts = batch.texts
-        if skip_docs:
-            keep = [t for i, t in enumerate(texts, start=ordinal) if i not in skip_docs]
-            dropped += len(texts) - len(keep)
-            texts = keep
-        ordinal += len(batch.texts)
-        tick = _lap(timer, "read", tick)
-        full = counter.add(texts) if texts else []
-        tick = _lap(timer, "count", tick)
-        for run in full:
-            flush(run)
-        tick = _lap(timer, "store", tick)
-    flush(counter.run())
+    writer = EvidenceWriter(parts_dir, name, path) if opts.evidence else None
+    try:
+        for batch in read_file(path, opts.read, stats):
+            ids, texts, records = _kept(batch, ordinal, skip_docs)
+            dropped += len(batch.texts) - len(texts)
+            ordinal += len(batch.texts)
+            tick = _lap(timer, "read", tick)
+            full = counter.add(texts) if texts else []
+            tick = _lap(timer, "count", tick)
+            if writer is not None:
+                writer.add(ids, texts, records)  # the same texts, read once
+                tick = _lap(timer, "evidence", tick)
+            for run in full:
+                flush(run)
+            tick = _lap(timer, "store", tick)
+        flush(counter.run())
+        if writer is not None:
+            writer.close()
+            tick = _lap(timer, "evidence", tick)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
     _atomic(parts_dir / f"{name}.hll.npy", lambda p: _save_npy(p, registers))
     st = path.stat()
     done = {
@@ -216,10 +228,19 @@ def count_shard(path: Path, parts_dir: Path, opts: CountOptions, gazetteer: Load
         "mtime_ns": st.st_mtime_ns, "settings": asdict(s), "settings_key": s.key(), "runs": runs,
         "documents": stats.documents - dropped, "duplicates_dropped": dropped, "tokens": tokens,
         "bytes": stats.bytes, "skipped": dict(stats.skipped), "pairs": pairs, "hash_collisions": collisions,
+        "evidence": writer is not None,
     }
     write_json_atomic(parts_dir / f"{name}.done.json", done)
     _lap(timer, "store", tick)
     return done
+
+
+def _kept(batch: DocBatch, ordinal: int, skip_docs: set[int] | None) -> tuple[list[str], list[str], list[int]]:
+    """Ids, texts and records of a batch without the documents dropped as duplicates (by ordinal in the file)."""
+    if not skip_docs:
+        return batch.ids, batch.texts, batch.records
+    keep = [k for k in range(len(batch.texts)) if ordinal + k not in skip_docs]
+    return [batch.ids[k] for k in keep], [batch.texts[k] for k in keep], [batch.records[k] for k in keep]
 
 
 def _lap(timer: Timer | None, stage: str, tick: float) -> float:

@@ -71,6 +71,7 @@ class DocBatch:
     ids: list[str]
     texts: list[str]
     nbytes: int  # UTF-8 bytes of the texts
+    records: list[int] = field(default_factory=list)  # line (JSONL, .txt lines) or row (Parquet) of each text
 
 
 @dataclass
@@ -272,6 +273,7 @@ def _read_jsonl(path: Path, compression: str | None, opts: ReadOptions, stats: R
     skip = _Skipper(path, stats, opts.strict)
     ids: list[str] = []
     texts: list[str] = []
+    records: list[int] = []
     nbytes = 0
     checked_field = False
     lineno = 0
@@ -317,17 +319,18 @@ def _read_jsonl(path: Path, compression: str | None, opts: ReadOptions, stats: R
                 doc_id = record.get(opts.id_field)
                 ids.append(str(doc_id) if doc_id is not None else f"{path.name}:{lineno}")
                 texts.append(text)
+                records.append(lineno)
                 nbytes += size
                 if len(texts) >= opts.batch_size:
-                    yield DocBatch(ids, texts, nbytes)
-                    ids, texts, nbytes = [], [], 0
+                    yield DocBatch(ids, texts, nbytes, records)
+                    ids, texts, nbytes, records = [], [], 0, []
     except _STREAM_ERRORS as exc:
         raise ReadError(
             f"{path}: truncated or corrupt {compression or 'file'} after line {lineno} ({exc}); "
             "re-create the file or leave it out"
         ) from None
     if texts:
-        yield DocBatch(ids, texts, nbytes)
+        yield DocBatch(ids, texts, nbytes, records)
 
 
 def _read_parquet(path: Path, opts: ReadOptions, stats: ReadStats) -> Iterator[DocBatch]:
@@ -347,6 +350,7 @@ def _read_parquet(path: Path, opts: ReadOptions, stats: ReadStats) -> Iterator[D
             raw_ids = rb.column(opts.id_field).to_pylist() if opts.id_field in columns else [None] * len(raw_texts)
             ids: list[str] = []
             texts: list[str] = []
+            records: list[int] = []
             nbytes = 0
             for doc_id, text in zip(raw_ids, raw_texts, strict=True):
                 row += 1
@@ -359,9 +363,10 @@ def _read_parquet(path: Path, opts: ReadOptions, stats: ReadStats) -> Iterator[D
                     continue
                 ids.append(str(doc_id) if doc_id is not None else f"{path.name}:{row}")
                 texts.append(text)
+                records.append(row)
                 nbytes += size
             if texts:
-                yield DocBatch(ids, texts, nbytes)
+                yield DocBatch(ids, texts, nbytes, records)
     except (pa.ArrowException, OSError) as exc:
         raise ReadError(f"{path}: not a readable Parquet file ({exc}); re-create the file or leave it out") from None
 
@@ -381,10 +386,11 @@ def _read_txt(path: Path, compression: str | None, opts: ReadOptions, stats: Rea
                     skip("invalid_utf8", "1")
                     return
                 if text.strip():
-                    yield DocBatch([path.name], [text], len(data))
+                    yield DocBatch([path.name], [text], len(data), [1])
                 return
             ids: list[str] = []
             texts: list[str] = []
+            records: list[int] = []
             nbytes = 0
             for lineno, line in enumerate(_lines(fh, opts.max_doc_bytes + 2), start=1):
                 if line is None or len(line.rstrip(b"\r\n")) > opts.max_doc_bytes:
@@ -399,12 +405,13 @@ def _read_txt(path: Path, compression: str | None, opts: ReadOptions, stats: Rea
                     continue
                 ids.append(f"{path.name}:{lineno}")
                 texts.append(text)
+                records.append(lineno)
                 nbytes += len(line)
                 if len(texts) >= opts.batch_size:
-                    yield DocBatch(ids, texts, nbytes)
-                    ids, texts, nbytes = [], [], 0
+                    yield DocBatch(ids, texts, nbytes, records)
+                    ids, texts, nbytes, records = [], [], 0, []
             if texts:
-                yield DocBatch(ids, texts, nbytes)
+                yield DocBatch(ids, texts, nbytes, records)
     except _STREAM_ERRORS as exc:
         raise ReadError(f"{path}: truncated or corrupt {compression or 'file'} ({exc}); re-create the file or leave it out") from None
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
 from .count import split_keys
 from .duck import connect
-from .layout import DUCKDB_FILE, MANIFEST, SKETCH_FILE, load_arrays
+from .layout import DUCKDB_FILE, EVIDENCE_DIR, MANIFEST, SKETCH_FILE, load_arrays
 from .sketch import CountMinSketch, SketchShape
 from .store import MANIFEST_CHECKSUM, data_dir, file_sha256, read_manifest
 
@@ -85,11 +86,29 @@ def _sketch(path: Path, m: dict, a: dict) -> list[str]:
     return [f"the sketch reads below the exact count for {under} of {idx.size} sampled pairs"] if under else []
 
 
+def _evidence(path: Path, m: dict) -> list[str]:
+    """The evidence store holds one document per counted document, and every segment file it lists."""
+    if not m.get("evidence"):
+        return []
+    store = path / EVIDENCE_DIR
+    try:
+        segments = json.loads((store / "meta.json").read_text(encoding="utf-8"))["segments"]
+    except (OSError, ValueError, KeyError):
+        return [f"{EVIDENCE_DIR}/meta.json: missing or unreadable (rebuild the index)"]
+    missing = [s["segment_id"] for s in segments if not any(store.glob(s["segment_id"].replace("-", "") + ".*"))]
+    docs = sum(s["max_doc"] for s in segments)
+    problems = [f"{EVIDENCE_DIR}: segment {missing[0]} has no files"] if missing else []
+    if docs != int(m["corpus"]["documents"]):
+        problems.append(f"{EVIDENCE_DIR}: holds {docs} documents, the counts {m['corpus']['documents']}")
+    return problems
+
+
 def verify_index(path: Path) -> list[str]:
     """Every problem found (empty: the index is intact). Checks the files against the manifest's
     checksums, then the invariants: names sorted by hash and counted in 1..N documents, pair keys
     sorted and unique with a < b, 1 <= pair documents <= the documents of either name, arrays and
-    DuckDB tables agree, and the sketch never below the exact count (on a sample)."""
+    DuckDB tables agree, the sketch never below the exact count (on a sample), and the evidence store
+    holds every segment it lists and as many documents as the counts."""
     m = read_manifest(Path(path))
     path = data_dir(Path(path), m)
     problems = _checksums(path, m)
@@ -97,4 +116,4 @@ def verify_index(path: Path) -> list[str]:
         return problems
     a = load_arrays(path)
     problems = _names(a, int(m["corpus"]["documents"])) + _pairs(a)
-    return problems + _duckdb(path, a) + _sketch(path, m, a)
+    return problems + _duckdb(path, a) + _sketch(path, m, a) + _evidence(path, m)

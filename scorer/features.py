@@ -31,6 +31,9 @@ FEATURES = (
     "zero_link_frac",  # fraction of answer entities with no co-occurring known question entity
     "has_qa_pairs",  # 1 when some question x answer pair exists
     "no_entities",  # 1 when neither side has an entity
+    "joint_zero_frac",  # fraction of answer names never in a document with the rarest question entity (store)
+    "phrase_log_docs",  # log1p of the documents of a short answer without a name, counted as a phrase (0: none)
+    "words_unsupported",  # share of the answer's own words never in a document with the rarest question entity
 )
 
 

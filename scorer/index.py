@@ -14,13 +14,22 @@ from pathlib import Path
 import numpy as np
 
 from cooc.indexer.errors import IndexFormatError
-from cooc.indexer.layout import COMMON_FLAG, DUCKDB_FILE, NAMES_TEXT, SKETCH_FILE, check_lengths, load_arrays
+from cooc.indexer.layout import (
+    COMMON_FLAG,
+    DUCKDB_FILE,
+    EVIDENCE_DIR,
+    NAMES_TEXT,
+    SKETCH_FILE,
+    check_lengths,
+    load_arrays,
+)
 from cooc.indexer.lock import ReaderLease
 from cooc.indexer.names import key_position
 from cooc.indexer.normalize import normalize_key
 from cooc.indexer.sketch import CountMinSketch, SketchShape
 from cooc.indexer.store import data_dir, read_manifest
 
+from .evidence import EvidenceDoc, EvidenceResult, EvidenceStore
 from .features import npmi_many
 
 
@@ -105,6 +114,7 @@ class Index:
         self._min_pair_docs = int(manifest["config"].get("min_pair_docs", 1))
         self._complete = self._min_pair_docs <= 1
         self._sketch = None
+        self._store: EvidenceStore | None = None
         if not self._complete and (self.data / SKETCH_FILE).is_file():
             try:
                 self._sketch = CountMinSketch.load(self.data / SKETCH_FILE, SketchShape.from_dict(manifest["sketch"]))
@@ -254,6 +264,29 @@ class Index:
         order = np.lexsort((ids, -secondary, -primary))[:k]
         return [Neighbour(int(ids[i]), self.name_of(int(ids[i])), int(docs[i]), int(other[i]), round(float(score[i]), 6))
                 for i in order]
+    @property
+    def has_evidence(self) -> bool:
+        return bool(self.manifest.get("evidence")) and (self.data / EVIDENCE_DIR / "meta.json").is_file()
+
+    @property
+    def store(self) -> EvidenceStore:
+        """The evidence store, opened on first use (a CoocError when the index was built with --no-evidence)."""
+        if self._store is None:
+            self._store = EvidenceStore(self.data / EVIDENCE_DIR)
+        return self._store
+
+    def evidence(self, names: list[str], window: int | None = None, limit: int = 10) -> EvidenceResult:
+        """The documents where all `names` occur (within `window` words; None: anywhere), with snippets.
+        A string the name table holds is searched by its normalized key, any other as a phrase of its words."""
+        return self.store.evidence(names, window, limit, [self.id_of(n) >= 0 for n in names])
+
+    def phrase_docs(self, phrases: list[str]) -> int:
+        """Documents containing every phrase (any strings, taken word for word): the evidence store's AND count."""
+        return self.store.count(phrases=phrases)
+
+    def retrieve(self, question: str, k: int = 3) -> list[EvidenceDoc]:
+        """BM25 top-k documents of the indexed corpus for a question."""
+        return self.store.retrieve(question, k)
 
     def sql(self, query: str, params: list | None = None) -> list[tuple]:
         """Run a read-only SQL query against index.duckdb (names, aliases, pairs, meta)."""
@@ -298,13 +331,35 @@ def index_stats(path: str | Path) -> dict:
     }
 
 
+def _entry(index: Index, text: str) -> tuple[EntityCount | None, dict | None]:
+    """A name's counts; a string that is not a name (or is a common word: "rock") as a phrase counted at
+    document level by the evidence store, never as a name count (None without a store)."""
+    e = index.entity(text)
+    if e is not None and not (e.common and index.has_evidence):
+        return e, asdict(e)
+    if not index.has_evidence:
+        return None, None
+    phrase = {"phrase": text, "docs": index.phrase_docs([text]), "source": "phrase", "level": "document"}
+    if e is not None:
+        phrase["name"] = asdict(e)  # the common word's capitalized uses, as a name
+    return None, phrase
+
+
 def lookup(index: Index, first: str, second: str | None = None) -> dict:
-    """Counts of one entity, or of two entities and their pair; None for a name the index does not know."""
-    a = index.entity(first)
-    out: dict = {"query": [first] + ([second] if second else []), "entities": [asdict(a) if a else None]}
+    """Counts of one entity, or of two entities and their pair (phrases: see `_entry`)."""
+    a, entry = _entry(index, first)
+    out: dict = {"query": [first] + ([second] if second else []), "entities": [entry]}
     if second is not None:
-        b = index.entity(second)
-        out["entities"].append(asdict(b) if b else None)
-        out["pair"] = asdict(index.pair(a.id, b.id)) if a and b and a.id != b.id else None
-        out["window"] = index.window
+        b, entry = _entry(index, second)
+        out["entities"].append(entry)
+        if a and b:
+            out["pair"] = asdict(index.pair(a.id, b.id)) if a.id != b.id else None
+            out["window"] = index.window
+        elif all(out["entities"]):
+            names = [t for t, e in ((first, a), (second, b)) if e is not None]
+            phrases = [t for t, e in ((first, a), (second, b)) if e is None]
+            out["pair"] = {"docs": index.store.count(names, phrases), "source": "phrase"}
+            out["window"] = "doc"
+        else:
+            out["pair"], out["window"] = None, index.window
     return out

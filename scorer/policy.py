@@ -16,10 +16,18 @@ graded (default)
         r_b = NEUTRAL * (1 - max(0, max_a NPMI(a, b)))  when it does: 0 when a and b occur only together,
                                                     NEUTRAL when they co-occur no more than chance would
                                                     (a popular b shows up next to anything)
+        r_b = 1 - ABSENCE_SPREAD * exp(-E_r)      instead, if b co-occurs with some question entity but never
+                                                    shares a document with the rarest one r (joint support,
+                                                    from the evidence store; E_r = docs(r) * docs(b) / N)
         r_b = NEUTRAL + NEUTRAL * unsupport(docs(b))  when the question has no entity the corpus knows
     risk = max_b r_b                              (the weakest link decides)
-    an answer that names nothing new (a year, "yes", a question entity): NEUTRAL_RISK; the corpus
-    has no claim of its own to check.
+    an answer that names nothing new but is short (<= 4 words, not yes/no): the same rules for the
+    answer counted as a phrase p with r (1 when the corpus never writes p; NPMI of their documents);
+    (checked only when the question has a known entity and the answer names nothing at all);
+    any other answer that names nothing new (a year, "yes", a question entity): NEUTRAL_RISK.
+    then the answer's own words W (not in the question, not in its names, in <= 10% of documents):
+    risk = max(risk, NEUTRAL + NEUTRAL * share of W never in a document with r).
+    Without an evidence store (--no-evidence) only the pair rules apply.
     a question alone: unsupport(min_a docs(a)) over the question entities the corpus knows (long
     tail: the model rarely saw the subject); with none of those, or no entity at all: NEUTRAL_RISK.
 
@@ -40,6 +48,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .features import npmi
+from .joint import AnswerWords, JointSupport
 from .words import plural
 
 #: Risk reported when neither question nor answer contains an entity: cooc cannot tell.
@@ -65,6 +75,9 @@ class Evidence:
     features: dict[str, float] = field(default_factory=dict)  # features.FEATURES
     qa_npmi: dict[str, list[float]] = field(default_factory=dict)  # the same links' NPMI (-1 when docs = 0)
     corpus_documents: int = 0  # N, for the co-occurrences expected by chance
+    joint: dict[str, JointSupport] = field(default_factory=dict)  # new answer name -> evidence-store support
+    phrase: JointSupport | None = None  # a short answer without a name, counted as a phrase
+    words: AnswerWords | None = None  # the answer's own words checked against the rarest question entity
 
 
 def expected_pairs(ev: Evidence, docs: int) -> float:
@@ -79,30 +92,67 @@ class Decision:
     reason: str
 
 
-def graded(ev: Evidence) -> Decision:
+def _rarest_docs(ev: Evidence) -> int:
+    return min((d for d in ev.question_docs if d > 0), default=0)
+
+
+def _absent(expected: float) -> float:
+    return 1.0 - ABSENCE_SPREAD * math.exp(-expected)
+
+
+def _name_risk(ev: Evidence, key: str, docs: int) -> tuple[float, str]:
+    links = ev.qa_pairs.get(key, [])
+    joint = ev.joint.get(key)
+    if docs == 0:
+        return 1.0, f"answer name '{key}' is never written in the corpus"
+    if links and max(links) == 0:
+        expected = expected_pairs(ev, docs)
+        return _absent(expected), (f"answer entity '{key}' never co-occurs with the question's entities "
+                                   f"({expected:.2g} expected by chance)")
+    if links and joint is not None and joint.joint == 0:
+        expected = _rarest_docs(ev) * docs / max(1, ev.corpus_documents)
+        return _absent(expected), (f"answer entity '{key}' never shares a document with '{joint.rarest}', the "
+                                   f"question's rarest entity ({expected:.2g} expected by chance)")
+    if links:
+        best = max(ev.qa_npmi.get(key) or [0.0])
+        return NEUTRAL_RISK * (1.0 - max(0.0, best)), (
+            f"answer entity '{key}' co-occurs with the question's entities in up to {plural(max(links), 'document')} "
+            f"(NPMI {best:+.2f})")
+    return NEUTRAL_RISK + NEUTRAL_RISK * unsupport(docs), (
+        f"answer entity '{key}' occurs in {plural(docs, 'document')} (no question entity to pair with)")
+
+
+def _phrase_risk(ev: Evidence, p: JointSupport) -> tuple[float, str]:
+    if p.docs == 0:
+        return 1.0, f"the answer '{p.answer}' is never written in the corpus (phrase)"
+    if not p.with_rarest:
+        expected = _rarest_docs(ev) * p.docs / max(1, ev.corpus_documents)
+        return _absent(expected), (f"the answer '{p.answer}' never shares a document with '{p.rarest}' (phrase; "
+                                   f"{expected:.2g} expected by chance)")
+    assoc = npmi(p.with_rarest, p.docs, p.rarest_docs, ev.corpus_documents) or 0.0
+    return NEUTRAL_RISK * (1.0 - max(0.0, assoc)), (
+        f"the answer '{p.answer}' shares {plural(p.with_rarest, 'document')} with '{p.rarest}' (phrase, NPMI {assoc:+.2f})")
+
+
+def _answer_decision(ev: Evidence) -> Decision:
     if ev.answer_docs:
-        worst, why = -1.0, ""
-        for key, docs in ev.answer_docs.items():
-            links = ev.qa_pairs.get(key, [])
-            if docs == 0:
-                r, w = 1.0, f"answer name '{key}' is never written in the corpus"
-            elif links and max(links) == 0:
-                expected = expected_pairs(ev, docs)
-                r = 1.0 - ABSENCE_SPREAD * math.exp(-expected)
-                w = f"answer entity '{key}' never co-occurs with the question's entities ({expected:.2g} expected by chance)"
-            elif links:
-                best = max(ev.qa_npmi.get(key) or [0.0])
-                r = NEUTRAL_RISK * (1.0 - max(0.0, best))
-                w = (f"answer entity '{key}' co-occurs with the question's entities in up to {plural(max(links), 'document')} "
-                     f"(NPMI {best:+.2f})")
-            else:
-                r = NEUTRAL_RISK + NEUTRAL_RISK * unsupport(docs)
-                w = f"answer entity '{key}' occurs in {plural(docs, 'document')} (no question entity to pair with)"
-            if r > worst:
-                worst, why = r, w
-        return Decision(worst, why)
+        return Decision(*max((_name_risk(ev, k, d) for k, d in ev.answer_docs.items()), key=lambda rw: rw[0]))
+    if ev.phrase is not None:
+        return Decision(*_phrase_risk(ev, ev.phrase))
+    return Decision(NEUTRAL_RISK, "the answer names no new entity: neutral risk")
+
+
+def graded(ev: Evidence) -> Decision:
     if ev.answer_given:
-        return Decision(NEUTRAL_RISK, "the answer names no new entity: neutral risk")
+        d = _answer_decision(ev)
+        w = ev.words
+        if w is not None and w.unsupported and NEUTRAL_RISK + NEUTRAL_RISK * w.share > d.risk:
+            rarest = next((s.rarest for s in (*ev.joint.values(), ev.phrase) if s is not None and s.rarest), "")
+            shown = ", ".join(f"'{x}'" for x in w.unsupported[:4])
+            d = Decision(NEUTRAL_RISK + NEUTRAL_RISK * w.share,
+                         f"{len(w.unsupported)} of the answer's {len(w.words)} own words ({shown}) never share a "
+                         f"document with the question's rarest entity{f' {rarest!r}' if rarest else ''}")
+        return d
     known = [d for d in ev.question_docs if d > 0]
     if known:
         low = min(known)

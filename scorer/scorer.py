@@ -7,14 +7,25 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 
 from cooc.indexer.normalize import normalize_key
 
+from .evidence import EvidenceDoc
 from .extract import Found, find_entities_many
 from .features import FEATURES, conditional, npmi, pmi
 from .index import Index
+from .joint import (
+    AnswerWords,
+    JointOptions,
+    JointSupport,
+    answer_words,
+    name_support,
+    phrase_of,
+    phrase_support,
+)
 from .policy import LONG_TAIL_MEAN, RARE_ENTITY, Evidence, get_policy
 from .words import plural
 
@@ -49,6 +60,7 @@ class PairEvidence:
     flags: list[str] = field(default_factory=list)  # zero_pair, singleton_pair
     bound: float | None = None  # sketch answers: count-min eps*N over-count bound
     false_positive_rate: float | None = None  # sketch answers: chance a never-seen pair reads > 0
+    documents: list[EvidenceDoc] | None = None  # `--evidence K`: up to K documents holding both, with snippets
 
 
 @dataclass
@@ -72,6 +84,8 @@ class RiskReport:
     long_tail: bool  # QuCo-RAG: mean question-entity documents < 1,000
     window: int | str
     corpus_documents: int
+    support: list[JointSupport] = field(default_factory=list)  # evidence-store counts (names and phrases)
+    answer_words: AnswerWords | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -124,8 +138,10 @@ def _pair_flags(docs: int) -> list[str]:
     return ["zero_pair"] if docs == 0 else (["singleton_pair"] if docs == 1 else [])
 
 
-def _features(q: list[EntityEvidence], a: list[EntityEvidence], links: dict[str, list[PairEvidence]]) -> dict:
+def _features(q: list[EntityEvidence], a: list[EntityEvidence], links: dict[str, list[PairEvidence]],
+              support: list[JointSupport], words: AnswerWords | None) -> dict:
     q_docs = [e.docs for e in q]
+    checked = [x for x in support if x.source == "name" and x.joint is not None]
     best = []  # per answer entity: its best-supported link to a known question entity
     for e in a:
         known_links = links.get(e.name, [])
@@ -144,6 +160,9 @@ def _features(q: list[EntityEvidence], a: list[EntityEvidence], links: dict[str,
         "zero_link_frac": (sum(1 for p in best if p is None or p.docs == 0) / len(a)) if a else 0.0,
         "has_qa_pairs": 1.0 if with_links else 0.0,
         "no_entities": 1.0 if not q and not a else 0.0,
+        "joint_zero_frac": (sum(1 for x in checked if x.joint == 0) / len(checked)) if checked else 0.0,
+        "phrase_log_docs": next((math.log1p(x.docs) for x in support if x.source == "phrase"), 0.0),
+        "words_unsupported": words.share if words is not None else 0.0,
     }
 
 
@@ -151,12 +170,42 @@ class Scorer:
     """Data-side hallucination risk: how much the corpus links the entities of a Q/A.
 
     policy: "graded" (default), "quco", or "calibrated" (needs `cooc calibrate` on the index).
+    joint: how the evidence store's joint support enters (defaults: the measured best; ignored without a
+    store). evidence_docs: documents (with snippets) to attach to each reported pair.
     """
 
-    def __init__(self, index: Index, policy: str = "graded"):
+    def __init__(self, index: Index, policy: str = "graded", joint: JointOptions | None = None,
+                 evidence_docs: int = 0):
         self.index = index
         self.policy = policy
+        self.joint = joint or JointOptions()
+        self.evidence_docs = evidence_docs
         self._decide = get_policy(policy, index.path, index.manifest)
+        self._store = index.store if index.has_evidence else None
+
+    def _support(self, question: str, answer: str | None, q_ents: list[EntityEvidence],
+                 a_ents: list[EntityEvidence], pairs: list[PairEvidence],
+                 names_any: bool) -> tuple[list[JointSupport], AnswerWords | None]:
+        """Document-level support of the answer from the evidence store: against the question's rarest known
+        entity, so nothing without one (nor without a store or an answer)."""
+        store, opts = self._store, self.joint
+        known = [e for e in q_ents if e.docs > 0]
+        if store is None or not answer or not known:
+            return [], None
+        rarest = min(known, key=lambda e: e.docs).name
+        out = []
+        if opts.joint != "off":
+            window = {p.b: p.docs for p in pairs if p.a == rarest and p.kind == "question-answer"}
+            out = [name_support(store, b.name, [e.name for e in known], rarest, opts, window.get(b.name))
+                   for b in a_ents if b.docs > 0]
+        phrase = phrase_of(answer, store) if opts.phrases and not names_any else None
+        if phrase is not None:
+            out.append(phrase_support(store, phrase, rarest))
+        words = None
+        if opts.answer_words:
+            words = answer_words(store, question, answer, [e.name for e in (*q_ents, *a_ents)], rarest,
+                                 opts.common_share)
+        return out, words
 
     def score(self, question: str, answer: str | None = None) -> RiskReport:
         if not isinstance(question, str) or not (answer is None or isinstance(answer, str)):
@@ -177,18 +226,19 @@ class Scorer:
             q_ids = {e.id for e in q_ents if e.id is not None}
             q_names = {e.key for e in q_ents}
             # answer entities the question already names add no claim of their own
+            names_any = bool(af.known or af.unseen)  # a name at all, even one the question names
             af = Found([e for e in af.known if e.id not in q_ids], [s for s in af.unseen if normalize_key(s) not in q_names])
             a_ents = _capped(_entity_evidence(af, "answer"), MAX_NAMES_PER_TEXT, "too_many_names", cut)
             todo = [(x, y, "question-answer") for y in a_ents for x in q_ents]
             todo += [(x, y, "answer-answer") for x, y in combinations(a_ents, 2)]
             todo = _capped(todo, MAX_PAIRS_PER_ROW, "too_many_pairs", cut)
             wanted += [(x.id, y.id) for x, y, _ in todo if x.id is not None and y.id is not None]
-            rows.append((q_ents, a_ents, todo, cut))
+            rows.append((q_ents, a_ents, todo, cut, names_any))
         looked = iter(self.index.pairs(np.array([w[0] for w in wanted], dtype=np.int64),
                                        np.array([w[1] for w in wanted], dtype=np.int64)) if wanted else [])
         n_docs = self.index.documents
         reports = []
-        for (q_ents, a_ents, todo, cut), question, answer in zip(rows, questions, answers, strict=True):
+        for (q_ents, a_ents, todo, cut, names_any), question, answer in zip(rows, questions, answers, strict=True):
             pairs: list[PairEvidence] = []
             links: dict[str, list[PairEvidence]] = {e.name: [] for e in a_ents}
             for x, y, kind in todo:
@@ -206,7 +256,11 @@ class Scorer:
                 pairs.append(p)
                 if kind == "question-answer" and x.docs > 0:  # only known question entities can ground
                     links[y.name].append(p)
-            feats = _features(q_ents, a_ents, links)
+            support, words = self._support(question, answer, q_ents, a_ents, pairs, names_any)
+            if self.evidence_docs and self._store is not None:
+                for p in pairs:
+                    p.documents = self._store.evidence([p.a, p.b], limit=self.evidence_docs).docs
+            feats = _features(q_ents, a_ents, links, support, words)
             evidence = Evidence(
                 question_docs=[e.docs for e in q_ents],
                 answer_docs={a.name: a.docs for a in a_ents},
@@ -215,6 +269,9 @@ class Scorer:
                 answer_given=bool(answer),
                 features=feats,
                 corpus_documents=n_docs,
+                joint={x.answer: x for x in support if x.source == "name"},
+                phrase=next((x for x in support if x.source == "phrase"), None),
+                words=words,
             )
             decision = self._decide(evidence)
             flags = sorted({f for x in (*q_ents, *a_ents, *pairs) for f in x.flags} | cut)
@@ -226,7 +283,7 @@ class Scorer:
                 confidence=round(1.0 - decision.risk, 6), reason=decision.reason, flags=flags,
                 entities=q_ents + a_ents, pairs=pairs, features=feats,
                 long_tail=bool(q_docs) and sum(q_docs) / len(q_docs) < LONG_TAIL_MEAN,
-                window=self.index.window, corpus_documents=n_docs,
+                window=self.index.window, corpus_documents=n_docs, support=support, answer_words=words,
             ))
         return reports
 
@@ -245,6 +302,15 @@ def format_report(report: RiskReport) -> str:
         flag = f"  [{', '.join(p.flags)}]" if p.flags else ""
         assoc = f", NPMI {p.npmi:+.2f}" if p.npmi is not None and p.docs else ""
         lines.append(f"  {p.kind} pair  {p.a!r} + {p.b!r}: {plural(p.docs, 'document')} ({p.source}{assoc}){flag}")
+        for d in p.documents or []:
+            lines.append(f"      {d.id} ({Path(d.file).name}:{d.record}): {d.snippet}")
+    for x in report.support:
+        with_r = f", {x.with_rarest} with {x.rarest!r}" if x.rarest is not None else ""
+        lines.append(f"  {x.source} support  {x.answer!r}: {plural(x.docs, 'document')}{with_r} (evidence store, document level)")
+    if report.answer_words is not None and report.answer_words.words:
+        w = report.answer_words
+        lines.append(f"  answer words: {len(w.unsupported)} of {len(w.words)} never with the rarest question entity"
+                     + (f" ({', '.join(w.unsupported[:6])})" if w.unsupported else ""))
     if report.flags:
         lines.append(f"  flags: {', '.join(report.flags)}")
     return "\n".join(lines)

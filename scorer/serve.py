@@ -235,6 +235,16 @@ def _add_routes(app, index: Index, scorers: dict[str, Scorer], limits: Limits, p
     def lookup_entities(entity: str = Query(max_length=1000), entity2: str | None = Query(None, max_length=1000)) -> dict:
         return lookup(index, entity, entity2)
 
+    @app.get("/evidence")
+    def evidence(name: list[str] = Query(min_length=1, max_length=8), window: int | None = Query(None, ge=0),  # noqa: B008
+                 limit: int = Query(10, ge=1, le=100)) -> dict:
+        """The documents where all the names occur (?name=A&name=B), with snippets; window: words apart."""
+        if any(len(n) > 1000 for n in name):
+            raise HTTPException(422, "a name is longer than 1000 characters")
+        if not index.has_evidence:
+            raise HTTPException(404, "this index has no evidence store (built with --no-evidence)")
+        return index.evidence(name, window, limit).to_dict()
+
     @app.get("/healthz")
     def healthz() -> dict:
         return {"status": "ok", "documents": index.documents, "names": index.n_names,

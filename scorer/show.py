@@ -21,22 +21,31 @@ def window_text(window: int | str) -> str:
     return "the same document" if window in ("doc", WINDOW_DOC) else f"{plural(int(window), 'token')} of each other"
 
 
+def _never_written(e: dict | None) -> bool:
+    """Not a name, and (with an evidence store) not even a phrase of the corpus."""
+    return e is None or ("phrase" in e and e["docs"] == 0 and "name" not in e)
+
+
 def lookup_report(index: Index, first: str, second: str | None = None) -> dict:
-    """lookup(), plus `did_you_mean` for every queried name the index does not hold."""
+    """lookup(), plus `did_you_mean` for every queried string the corpus never writes."""
     out = lookup(index, first, second)
     out["did_you_mean"] = {q: did_you_mean(index, q) for q, e in zip(out["query"], out["entities"], strict=True)
-                           if e is None}
+                           if _never_written(e)}
     return out
 
 
 def unknown_names(report: dict) -> list[str]:
-    return [q for q, e in zip(report["query"], report["entities"], strict=True) if e is None]
+    return [q for q, e in zip(report["query"], report["entities"], strict=True) if _never_written(e)]
 
 
 def _entity_line(query: str, e: dict | None, suggestions: list[str]) -> str:
+    hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
     if e is None:
-        hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
         return f"{query!r}: never written in the corpus as a name{hint}"
+    if "phrase" in e:
+        what = "a common word" if "name" in e else "not a name"
+        found = plural(e["docs"], "document") if e["docs"] else f"never written in the corpus{hint}"
+        return f"{query!r}: {what}, as a phrase: {found} (document level, evidence store)"
     alias = f" (as {e['name']!r})" if e["name"].casefold() != query.strip().casefold() else ""
     common = f"; a common word, written in lowercase {plural(e['lowercase_uses'], 'time')}" if e["common"] else ""
     return (f"{query!r}{alias}: {plural(e['docs'], 'document')}, {plural(e['mentions'], 'mention')}, "
@@ -53,6 +62,8 @@ def format_lookup(report: dict) -> str:
             lines.append("pair: 0 documents (a name the corpus never writes)")
         elif p is None:
             lines.append("pair: the same name twice")
+        elif p["source"] == "phrase":
+            lines.append(f"pair: {plural(p['docs'], 'document')} with both (document level, evidence store)")
         elif p["source"] == "sketch":
             lines.append(f"pair: at most {plural(p['docs'], 'document')} with both within {where} (count-min "
                          f"sketch upper bound; over-count bound {p['bound']:.1f}, false positive rate "
@@ -151,10 +162,11 @@ def format_top(r: dict) -> str:
     return "\n".join(lines)
 
 
-def score_report(index: Index, question: str, answer: str | None = None, policy: str = "graded"
-                 ) -> tuple[RiskReport, dict[str, list[str]]]:
-    """One report, and "did you mean" spellings for each name in it that the corpus never writes."""
-    report = Scorer(index, policy).score(question, answer)
+def score_report(index: Index, question: str, answer: str | None = None, policy: str = "graded",
+                 evidence_docs: int = 0) -> tuple[RiskReport, dict[str, list[str]]]:
+    """One report (with up to `evidence_docs` documents per pair), and "did you mean" spellings for each
+    name in it that the corpus never writes."""
+    report = Scorer(index, policy, evidence_docs=evidence_docs).score(question, answer)
     unseen = dict.fromkeys(e.name for e in report.entities if e.id is None)
     return report, {name: s for name in unseen if (s := did_you_mean(index, name))}
 

@@ -73,7 +73,15 @@ def test_build_score_lookup_stats_end_to_end(tmp_path):
     assert "'Paul Allen': never written in the corpus" in unseen and unseen.startswith("risk 1.000")
     looked = json.loads(run("lookup", "-i", out, "microsoft", "Bill Gates", "--json").stdout)
     assert looked["entities"][0]["name"] == "Microsoft" and looked["pair"]["docs"] == 1 and looked["window"] == 10
-    assert json.loads(run("lookup", "-i", out, "Atlantis", "--json", ok=False).stdout)["entities"] == [None]
+    assert json.loads(run("lookup", "-i", out, "Atlantis", "--json", ok=False).stdout)["entities"][0]["source"] == "phrase"
+    ev = run("evidence", "-i", out, "Microsoft", "Bill Gates").stdout
+    assert ev.startswith("'Microsoft' + 'Bill Gates': 1 document") and "[Bill Gates]" in ev and "[Microsoft]" in ev
+    docs = json.loads(run("evidence", "-i", out, "Paris", "France", "--window", "3", "--json").stdout)
+    assert docs["documents"] == 2 and docs["window"] == 3 and all(d["span"] <= 3 for d in docs["docs"])
+    top = json.loads(run("retrieve", "-i", out, "capital of France", "-k", "1", "--json").stdout)
+    assert len(top) == 1 and "France" in top[0]["snippet"]
+    shown = run("score", "-i", out, "Who founded Microsoft?", "-a", "Bill Gates", "--evidence", "1").stdout
+    assert "[Bill Gates]" in shown
 
 
 def test_removed_vocabulary_flags_are_usage_errors(tmp_path, index_dir):
@@ -162,7 +170,9 @@ def test_vocab_writes_a_ner_list_and_build_vocab_counts_only_it(tmp_path):
     assert ix.entity("Microsoft").docs == 2 and ix.entity("Microsoft").label == "ORG"
     assert ix.pair(ix.entity("Microsoft").id, ix.entity("Bill Gates").id).docs == 1
     report = json.loads(run("score", "-i", out, "Who founded Microsoft?", "-a", "Zeppelin", "--json").stdout)
-    assert report["risk"] == 0.5 and report["entities"][-1]["name"] == "Microsoft"  # a name off the list: unknown
+    # a name off the list has no name count, but the evidence store sees every word: never written
+    assert report["entities"][-1]["name"] == "Microsoft" and report["risk"] == 1.0
+    assert [(x["source"], x["docs"]) for x in report["support"]] == [("phrase", 0)]
 
 
 def test_ranks_and_merge_from_the_command_line_equal_one_build(tmp_path, index_dir):

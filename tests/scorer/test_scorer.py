@@ -60,7 +60,12 @@ def test_pair_lookup(index):
     assert [x.docs for x in index.pairs([paris, paris, lyon], [france, lyon, seattle])] == [2, 1, 0]
     out = lookup(index, "paris", "FRANCE")
     assert out["pair"]["docs"] == 2 and out["window"] == 10 and out["entities"][1]["name"] == "France"
-    assert lookup(index, "Atlantis", "Paris")["pair"] is None
+    # a string that is not a name is a phrase, counted at document level by the evidence store, never a name
+    atlantis = lookup(index, "Atlantis", "Paris")
+    assert atlantis["entities"][0] == {"phrase": "Atlantis", "docs": 0, "source": "phrase", "level": "document"}
+    assert atlantis["pair"] == {"docs": 0, "source": "phrase"} and atlantis["window"] == "doc"
+    trail = lookup(index, "the trail", "Lyon")  # q7
+    assert trail["entities"][0]["docs"] == 1 and trail["pair"] == {"docs": 1, "source": "phrase"}
 
 
 def test_whole_document_window_pairs_names_farther_apart(tmp_path, scorer_docs):
@@ -118,8 +123,8 @@ def test_unquoted_title_in_an_answer_is_one_known_name(scorer):
 def test_decimal_answer_is_not_the_number_213(scorer, index):
     assert index.entity("213").docs == 1  # the corpus does write the number 213 (q6)
     r = scorer.score("How long is the trail near Lyon?", "6.213 km")
-    assert names(r, "answer") == [] and r.risk == NEUTRAL_RISK
-    assert "answer names no new entity" in r.reason
+    assert names(r, "answer") == []  # no name: the answer is counted as a phrase, with Lyon (q7)
+    assert [(x.source, x.docs, x.with_rarest) for x in r.support] == [("phrase", 1, 1)] and r.risk < NEUTRAL_RISK
     control = scorer.score("How long is the trail near Lyon?", "213")
     assert [(e.name, e.docs) for e in control.entities if e.role == "answer"] == [("213", 1)]
     assert control.pairs[0].docs == 0 and control.risk > NEUTRAL_RISK
@@ -226,7 +231,9 @@ def test_a_common_word_is_not_an_unseen_name(scorer, index):
     assert heli.common and (heli.docs, heli.lowercase_uses) == (1, 2)  # written in lowercase more than as a name
     assert not index.entity("Chicago").common
     assert index.sql("SELECT count(*) FROM pairs p JOIN names n ON n.id IN (p.a, p.b) WHERE n.key = 'helicopter'") == [(0,)]
-    assert scorer.score("How did fans see Chicago?", "Helicopter").risk == NEUTRAL_RISK  # no claim, not unseen
+    heli = scorer.score("How did fans see Chicago?", "Helicopter")  # not an unseen name: a phrase, with Chicago
+    assert not names(heli, "answer") and [(x.source, x.with_rarest) for x in heli.support] == [("phrase", 2)]
+    assert heli.risk < NEUTRAL_RISK
     assert scorer.score("How did fans see Chicago?", "Zeppelin").risk == 1.0  # a name the corpus never writes
 
 

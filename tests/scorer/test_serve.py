@@ -58,7 +58,12 @@ def test_lookup_health_openapi(server):
     assert status == 200 and r["pair"]["docs"] == 1 and r["entities"][0]["name"] == "Microsoft"
     assert r["entities"][1] == {**r["entities"][1], "name": "Bill Gates", "docs": 1}
     status, r = call(server, "/lookup?entity=Atlantis")
-    assert status == 200 and r["entities"] == [None]
+    assert status == 200 and r["entities"] == [{"phrase": "Atlantis", "docs": 0, "source": "phrase",
+                                                "level": "document"}]
+    status, r = call(server, "/evidence?name=Paris&name=France&limit=1")
+    assert status == 200 and r["documents"] == 2 and len(r["docs"]) == 1 and "[Paris]" in r["docs"][0]["snippet"]
+    status, r = call(server, "/evidence?limit=1")
+    assert status == 422
     status, h = call(server, "/healthz")
     assert status == 200 and h["documents"] == 14
     status, spec = call(server, "/openapi.json")
