@@ -22,11 +22,11 @@ from cooc.indexer.read import ReadOptions
 from cooc.indexer.runner import RayRunner, Runner, default_processes, make_runner
 from cooc.indexer.vocab import VocabConfig, make_vocabulary
 from cooc.scorer.batch import DEFAULT_BATCH_ROWS, OUTPUT_SUFFIXES, available_lines, score_batch, score_stream
-from cooc.scorer.calibrate import DEFAULT_FOLDS
 from cooc.scorer.calibrate import calibrate as calibrate_index
 from cooc.scorer.demo import format_demo, run_demo
 from cooc.scorer.evidence import format_evidence, format_retrieved
 from cooc.scorer.index import TOP_ORDERS, Index
+from cooc.scorer.model import DEFAULT_FOLDS
 from cooc.scorer.policy import POLICIES
 from cooc.scorer.scorer import Scorer
 from cooc.scorer.serve import Limits

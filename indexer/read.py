@@ -269,6 +269,18 @@ def _bad_line_reason(line: bytes) -> str:
     return "bad_json"
 
 
+def _text_of(record: dict, fields: tuple[str, ...], max_doc_bytes: int) -> tuple[str, int]:
+    """A record's text and its UTF-8 size; (the skip reason, -1) when it cannot be a document."""
+    text = record[fields[0]] if len(fields) == 1 else join_fields([record.get(f) for f in fields])
+    if not isinstance(text, str):
+        return "non_string_text", -1
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # lone surrogates from \ud800-style escapes
+        return "invalid_utf8", -1
+    return (text, size) if size <= max_doc_bytes else ("too_long", -1)
+
+
 def _read_jsonl(path: Path, compression: str | None, opts: ReadOptions, stats: ReadStats) -> Iterator[DocBatch]:
     skip = _Skipper(path, stats, opts.strict)
     ids: list[str] = []
@@ -304,17 +316,9 @@ def _read_jsonl(path: Path, compression: str | None, opts: ReadOptions, stats: R
                     skip("missing_text", str(lineno))
                     continue
                 checked_field = True
-                text = record[fields[0]] if len(fields) == 1 else join_fields([record.get(f) for f in fields])
-                if not isinstance(text, str):
-                    skip("non_string_text", str(lineno))
-                    continue
-                try:
-                    size = len(text.encode("utf-8"))
-                except UnicodeEncodeError:  # lone surrogates from \ud800-style escapes
-                    skip("invalid_utf8", str(lineno))
-                    continue
-                if size > opts.max_doc_bytes:
-                    skip("too_long", str(lineno))
+                text, size = _text_of(record, fields, opts.max_doc_bytes)
+                if size < 0:
+                    skip(text, str(lineno))
                     continue
                 doc_id = record.get(opts.id_field)
                 ids.append(str(doc_id) if doc_id is not None else f"{path.name}:{lineno}")

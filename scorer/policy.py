@@ -50,6 +50,7 @@ from pathlib import Path
 
 from .features import npmi
 from .joint import AnswerWords, JointSupport
+from .model import load_model
 from .words import plural
 
 #: Risk reported when neither question nor answer contains an entity: cooc cannot tell.
@@ -184,7 +185,6 @@ def get_policy(name: str, index_path: Path | None = None, manifest: dict | None 
     if name == "quco":
         return quco
     if name == "calibrated":
-        from .calibrate import load_model
 
         model = load_model(index_path, manifest)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -217,75 +217,88 @@ class Scorer:
         """Score rows together: two matcher calls and one vectorized pair lookup for the whole list."""
         questions, answers = _check_texts(questions, answers)
         found = find_entities_many(self.index, [*questions, *answers], [True] * len(questions) + [False] * len(answers))
-        q_found, a_found = found[: len(questions)], found[len(questions) :]
-        rows = []
-        wanted: list[tuple[int, int]] = []
-        for qf, af in zip(q_found, a_found, strict=True):
-            cut: set[str] = set()
-            q_ents = _capped(_entity_evidence(qf, "question"), MAX_NAMES_PER_TEXT, "too_many_names", cut)
-            q_ids = {e.id for e in q_ents if e.id is not None}
-            q_names = {e.key for e in q_ents}
-            # answer entities the question already names add no claim of their own
-            names_any = bool(af.known or af.unseen)  # a name at all, even one the question names
-            af = Found([e for e in af.known if e.id not in q_ids], [s for s in af.unseen if normalize_key(s) not in q_names])
-            a_ents = _capped(_entity_evidence(af, "answer"), MAX_NAMES_PER_TEXT, "too_many_names", cut)
-            todo = [(x, y, "question-answer") for y in a_ents for x in q_ents]
-            todo += [(x, y, "answer-answer") for x, y in combinations(a_ents, 2)]
-            todo = _capped(todo, MAX_PAIRS_PER_ROW, "too_many_pairs", cut)
-            wanted += [(x.id, y.id) for x, y, _ in todo if x.id is not None and y.id is not None]
-            rows.append((q_ents, a_ents, todo, cut, names_any))
+        rows = [_plan_row(qf, af) for qf, af in zip(found[: len(questions)], found[len(questions) :], strict=True)]
+        wanted = [(x.id, y.id) for row in rows for x, y, _ in row.todo if x.id is not None and y.id is not None]
         looked = iter(self.index.pairs(np.array([w[0] for w in wanted], dtype=np.int64),
                                        np.array([w[1] for w in wanted], dtype=np.int64)) if wanted else [])
-        n_docs = self.index.documents
-        reports = []
-        for (q_ents, a_ents, todo, cut, names_any), question, answer in zip(rows, questions, answers, strict=True):
-            pairs: list[PairEvidence] = []
-            links: dict[str, list[PairEvidence]] = {e.name: [] for e in a_ents}
-            for x, y, kind in todo:
-                if x.id is None or y.id is None:
-                    p = PairEvidence(x.name, y.name, kind, 0, "absent", None, -1.0 if x.docs and y.docs else None,
-                                     0.0 if kind == "question-answer" and x.docs else None, ["zero_pair"])
-                else:
-                    pc = next(looked)
-                    p = PairEvidence(
-                        x.name, y.name, kind, pc.docs, pc.source, pmi(pc.docs, x.docs, y.docs, n_docs),
-                        npmi(pc.docs, x.docs, y.docs, n_docs),
-                        conditional(pc.docs, x.docs) if kind == "question-answer" else None,
-                        _pair_flags(pc.docs), pc.bound, pc.false_positive_rate,
-                    )
-                pairs.append(p)
-                if kind == "question-answer" and x.docs > 0:  # only known question entities can ground
-                    links[y.name].append(p)
-            support, words = self._support(question, answer, q_ents, a_ents, pairs, names_any)
-            if self.evidence_docs and self._store is not None:
-                for p in pairs:
-                    p.documents = self._store.evidence([p.a, p.b], limit=self.evidence_docs).docs
-            feats = _features(q_ents, a_ents, links, support, words)
-            evidence = Evidence(
-                question_docs=[e.docs for e in q_ents],
-                answer_docs={a.name: a.docs for a in a_ents},
-                qa_pairs={name: [p.docs for p in ps] for name, ps in links.items()},
-                qa_npmi={name: [p.npmi if p.npmi is not None else -1.0 for p in ps] for name, ps in links.items()},
-                answer_given=bool(answer),
-                features=feats,
-                corpus_documents=n_docs,
-                joint={x.answer: x for x in support if x.source == "name"},
-                phrase=next((x for x in support if x.source == "phrase"), None),
-                words=words,
-            )
-            decision = self._decide(evidence)
-            flags = sorted({f for x in (*q_ents, *a_ents, *pairs) for f in x.flags} | cut)
-            if not q_ents and not a_ents:
-                flags.append("no_entities")
-            q_docs = [e.docs for e in q_ents]
-            reports.append(RiskReport(
-                question=question, answer=answer, policy=self.policy, risk=round(decision.risk, 6),
-                confidence=round(1.0 - decision.risk, 6), reason=decision.reason, flags=flags,
-                entities=q_ents + a_ents, pairs=pairs, features=feats,
-                long_tail=bool(q_docs) and sum(q_docs) / len(q_docs) < LONG_TAIL_MEAN,
-                window=self.index.window, corpus_documents=n_docs, support=support, answer_words=words,
-            ))
-        return reports
+        return [self._report(row, question, answer, *_pair_evidence(row, looked, self.index.documents))
+                for row, question, answer in zip(rows, questions, answers, strict=True)]
+
+    def _report(self, row: _Row, question: str, answer: str | None, pairs: list[PairEvidence],
+                links: dict[str, list[PairEvidence]]) -> RiskReport:
+        """One row's evidence (counts, joint support, documents) through the policy into a report."""
+        q_ents, a_ents, n_docs = row.q_ents, row.a_ents, self.index.documents
+        support, words = self._support(question, answer, q_ents, a_ents, pairs, row.names_any)
+        if self.evidence_docs and self._store is not None:
+            for p in pairs:
+                p.documents = self._store.evidence([p.a, p.b], limit=self.evidence_docs).docs
+        feats = _features(q_ents, a_ents, links, support, words)
+        decision = self._decide(Evidence(
+            question_docs=[e.docs for e in q_ents],
+            answer_docs={a.name: a.docs for a in a_ents},
+            qa_pairs={name: [p.docs for p in ps] for name, ps in links.items()},
+            qa_npmi={name: [p.npmi if p.npmi is not None else -1.0 for p in ps] for name, ps in links.items()},
+            answer_given=bool(answer), features=feats, corpus_documents=n_docs,
+            joint={x.answer: x for x in support if x.source == "name"},
+            phrase=next((x for x in support if x.source == "phrase"), None), words=words,
+        ))
+        flags = sorted({f for x in (*q_ents, *a_ents, *pairs) for f in x.flags} | row.cut)
+        if not q_ents and not a_ents:
+            flags.append("no_entities")
+        q_docs = [e.docs for e in q_ents]
+        return RiskReport(
+            question=question, answer=answer, policy=self.policy, risk=round(decision.risk, 6),
+            confidence=round(1.0 - decision.risk, 6), reason=decision.reason, flags=flags,
+            entities=q_ents + a_ents, pairs=pairs, features=feats,
+            long_tail=bool(q_docs) and sum(q_docs) / len(q_docs) < LONG_TAIL_MEAN,
+            window=self.index.window, corpus_documents=n_docs, support=support, answer_words=words,
+        )
+
+
+@dataclass
+class _Row:
+    """One row's names and the pairs to look up (cut: the caps that trimmed them)."""
+
+    q_ents: list[EntityEvidence]
+    a_ents: list[EntityEvidence]
+    todo: list[tuple[EntityEvidence, EntityEvidence, str]]
+    cut: set[str]
+    names_any: bool  # the answer writes a name at all, even one the question names
+
+
+def _plan_row(qf: Found, af: Found) -> _Row:
+    cut: set[str] = set()
+    q_ents = _capped(_entity_evidence(qf, "question"), MAX_NAMES_PER_TEXT, "too_many_names", cut)
+    q_ids = {e.id for e in q_ents if e.id is not None}
+    q_names = {e.key for e in q_ents}
+    names_any = bool(af.known or af.unseen)
+    # answer entities the question already names add no claim of their own
+    af = Found([e for e in af.known if e.id not in q_ids], [s for s in af.unseen if normalize_key(s) not in q_names])
+    a_ents = _capped(_entity_evidence(af, "answer"), MAX_NAMES_PER_TEXT, "too_many_names", cut)
+    todo = [(x, y, "question-answer") for y in a_ents for x in q_ents]
+    todo += [(x, y, "answer-answer") for x, y in combinations(a_ents, 2)]
+    return _Row(q_ents, a_ents, _capped(todo, MAX_PAIRS_PER_ROW, "too_many_pairs", cut), cut, names_any)
+
+
+def _pair_evidence(row: _Row, looked: Iterator, n_docs: int) -> tuple[list[PairEvidence], dict[str, list[PairEvidence]]]:
+    """The row's pairs with their counts (taken in order from the batch lookup), and per answer name the
+    question pairs that can ground it (only known question entities can)."""
+    pairs: list[PairEvidence] = []
+    links: dict[str, list[PairEvidence]] = {e.name: [] for e in row.a_ents}
+    for x, y, kind in row.todo:
+        if x.id is None or y.id is None:
+            p = PairEvidence(x.name, y.name, kind, 0, "absent", None, -1.0 if x.docs and y.docs else None,
+                             0.0 if kind == "question-answer" and x.docs else None, ["zero_pair"])
+        else:
+            pc = next(looked)
+            p = PairEvidence(x.name, y.name, kind, pc.docs, pc.source, pmi(pc.docs, x.docs, y.docs, n_docs),
+                             npmi(pc.docs, x.docs, y.docs, n_docs),
+                             conditional(pc.docs, x.docs) if kind == "question-answer" else None,
+                             _pair_flags(pc.docs), pc.bound, pc.false_positive_rate)
+        pairs.append(p)
+        if kind == "question-answer" and x.docs > 0:
+            links[y.name].append(p)
+    return pairs, links
 
 
 def format_report(report: RiskReport) -> str:

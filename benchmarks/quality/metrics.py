@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from cooc.scorer.calibrate import auroc, fit_logistic, standardize
+from cooc.scorer.model import auroc, fit_logistic, sigmoid, standardize
 
 
 def _operating_points(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -97,7 +97,7 @@ def cv_predict(x: np.ndarray, y: np.ndarray, groups: Sequence | None = None, fol
         mean, std = standardize(x[train])
         w = fit_logistic((x[train] - mean) / std, y[train], l2=l2)
         z = np.hstack([(x[test] - mean) / std, np.ones((int(test.sum()), 1))]) @ w
-        out[test] = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        out[test] = sigmoid(z)
     return out
 
 

@@ -6,7 +6,8 @@ import pytest
 from cooc.indexer.errors import CoocError
 from cooc.scorer import FEATURES, Index, Scorer
 from cooc.scorer.batch import score_batch
-from cooc.scorer.calibrate import auroc, calibrate
+from cooc.scorer.calibrate import calibrate
+from cooc.scorer.model import auroc
 
 # questions and answers about tests/scorer/corpus.py: label 1 = an answer the corpus never links to the question
 ROWS = [
