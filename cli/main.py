@@ -307,7 +307,7 @@ def score(index_dir, question, answer, from_stdin, question_field, answer_field,
 @click.option("--window", default="doc", show_default=True, callback=_window,
               help="Words between the names' mentions, or 'doc' for anywhere in the document.")
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(min=1), help="Documents to show.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def evidence_cmd(index_dir, names, window, limit, as_json) -> None:
     """The documents where all the names (or phrases) occur, with a snippet around the mentions."""
     r = Index.open(index_dir).evidence(list(names), None if window == WINDOW_DOC else window, limit)
@@ -318,7 +318,7 @@ def evidence_cmd(index_dir, names, window, limit, as_json) -> None:
 @index_option
 @click.argument("question")
 @click.option("-k", "k", default=3, show_default=True, type=click.IntRange(min=1), help="Documents to return.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def retrieve_cmd(index_dir, question, k, as_json) -> None:
     """The BM25 top-k documents of the indexed corpus for a question (the retrieve step of a RAG loop)."""
     docs = Index.open(index_dir).retrieve(question, k)

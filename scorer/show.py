@@ -42,10 +42,12 @@ def _entity_line(query: str, e: dict | None, suggestions: list[str]) -> str:
     hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
     if e is None:
         return f"{query!r}: never written in the corpus as a name{hint}"
+    if "phrase" in e and _never_written(e):
+        return f"{query!r}: never written in the corpus, as a name or a phrase{hint}"
     if "phrase" in e:
-        what = "a common word" if "name" in e else "not a name"
-        found = plural(e["docs"], "document") if e["docs"] else f"never written in the corpus{hint}"
-        return f"{query!r}: {what}, as a phrase: {found} (document level, evidence store)"
+        what = f"a common word, written in lowercase {plural(e['name']['lowercase_uses'], 'time')}" if "name" in e \
+            else "not a name"
+        return f"{query!r}: {what}; as a phrase in {plural(e['docs'], 'document')} (document level, evidence store)"
     alias = f" (as {e['name']!r})" if e["name"].casefold() != query.strip().casefold() else ""
     common = f"; a common word, written in lowercase {plural(e['lowercase_uses'], 'time')}" if e["common"] else ""
     return (f"{query!r}{alias}: {plural(e['docs'], 'document')}, {plural(e['mentions'], 'mention')}, "

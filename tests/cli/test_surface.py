@@ -74,9 +74,10 @@ def test_lookup_is_readable_and_an_unknown_name_says_so(index_dir):
     ]
     proc = run("lookup", "-i", index_dir, "Micrsoft", ok=False)
     assert proc.returncode == 1 and "None" not in proc.stdout
-    assert proc.stdout.strip() == "'Micrsoft': never written in the corpus as a name; did you mean 'Microsoft'?"
+    assert proc.stdout.strip() == "'Micrsoft': never written in the corpus, as a name or a phrase; did you mean 'Microsoft'?"
     looked = json.loads(run("lookup", "-i", index_dir, "Micrsoft", "--json", ok=False).stdout)
-    assert looked["entities"] == [None] and looked["did_you_mean"] == {"Micrsoft": ["Microsoft"]}
+    assert looked["entities"] == [{"phrase": "Micrsoft", "docs": 0, "source": "phrase", "level": "document"}]
+    assert looked["did_you_mean"] == {"Micrsoft": ["Microsoft"]}
 
 
 def test_lookup_of_a_pruned_pair_says_it_is_a_sketch_bound(tmp_path):
