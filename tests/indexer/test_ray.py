@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,9 +62,9 @@ def _ray_task_pids() -> list[int]:
     return pids
 
 
-def test_killed_worker_is_retried_and_counts_are_right(tmp_path, ray_runtime):
-    files = shards(tmp_path, 4, repeat=3000)  # tasks long enough to be caught running
-    build_index(cfg(files, tmp_path / "local", runner=LocalRunner(1)))
+@contextmanager
+def killing_one_ray_task():
+    """SIGKILL the first running cooc task on Ray (within 60 s) while the body runs; yields the pids killed."""
     killed: list[int] = []
 
     def killer():
@@ -73,12 +74,21 @@ def test_killed_worker_is_retried_and_counts_are_right(tmp_path, ray_runtime):
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
                 break
-            time.sleep(0.02)
+            time.sleep(0.01)
 
     t = threading.Thread(target=killer)
     t.start()
-    r = build_index(cfg(files, tmp_path / "ray", runner=RayRunner(max_retries=3)))
-    t.join()
+    try:
+        yield killed
+    finally:
+        t.join()
+
+
+def test_killed_worker_is_retried_and_counts_are_right(tmp_path, ray_runtime):
+    files = shards(tmp_path, 4, repeat=3000)  # tasks long enough to be caught running
+    build_index(cfg(files, tmp_path / "local", runner=LocalRunner(1)))
+    with killing_one_ray_task() as killed:
+        r = build_index(cfg(files, tmp_path / "ray", runner=RayRunner(max_retries=3)))
     assert killed, "no running Ray task was found to kill"
     assert r.failed == []
     same_index(tmp_path / "local", tmp_path / "ray")
@@ -126,21 +136,8 @@ def test_a_killed_bucket_task_is_retried_with_the_same_result(tmp_path, ray_runt
 
     files = shards(tmp_path, 4, repeat=3000)
     build_index(cfg(files, tmp_path / "one", runner=LocalRunner(2)))
-    killed: list[int] = []
-
-    def killer():  # only merge tasks run on Ray here
-        deadline = time.time() + 60
-        while time.time() < deadline and not killed:
-            for pid in _ray_task_pids():
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-                break
-            time.sleep(0.01)
-
-    t = threading.Thread(target=killer)
-    t.start()
-    merge([tmp_path / "one"], tmp_path / "ray", MergeOptions(sketch_mb=0.25, min_pair_docs=2, buckets=4),
-          RayRunner(max_retries=3))
-    t.join()
+    with killing_one_ray_task() as killed:  # only merge tasks run on Ray here
+        merge([tmp_path / "one"], tmp_path / "ray", MergeOptions(sketch_mb=0.25, min_pair_docs=2, buckets=4),
+              RayRunner(max_retries=3))
     assert killed, "no running bucket task was found to kill"
     same_index(tmp_path / "one", tmp_path / "ray")
