@@ -17,6 +17,7 @@ import argparse
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -86,45 +87,51 @@ def generate(sources: list[str], out: Path, gb: float, names: list[str] | None =
         raise ValueError("no names to mix in")
     weights = 1.0 / np.arange(1, len(names) + 1) ** zipf_a
     weights /= weights.sum()
+
+    def batch() -> list[str]:  # 256 documents
+        n_sent = rng.integers(3, 25, 256)
+        sents = rng.integers(0, len(pool), int(n_sent.sum()))
+        n_names = rng.integers(0, 3, sents.size)
+        picks = rng.choice(len(names), int(n_names.sum()), p=weights)
+        texts, s, k = [], 0, 0
+        for d in range(256):
+            parts = []
+            for _ in range(n_sent[d]):
+                sent, m = pool[sents[s]], n_names[s]
+                if m:
+                    sent = f"{sent.rstrip('.!?')}, with {' and '.join(names[p] for p in picks[k : k + m])}."
+                    k += m
+                parts.append(sent)
+                s += 1
+            texts.append(" ".join(parts))
+        return texts
+
+    return write_shards(out, "gen", gb, shard_mb, batch)[0]
+
+
+def write_shards(out: Path, prefix: str, gb: float, shard_mb: float,
+                 batch: Callable[[], list[str]]) -> tuple[list[Path], int, int]:
+    """PREFIX-NNNN.jsonl.zst shards of about `shard_mb` MB of text each, until `gb` GB, from `batch()`
+    (a few documents per call); returns the shards, the bytes of text and the documents written."""
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("gen-*.jsonl.zst"):
+    for old in out.glob(f"{prefix}-*.jsonl.zst"):
         old.unlink()
-    target = int(gb * 1e9)
-    written = 0
+    target, written, doc_id = int(gb * 1e9), 0, 0
     shards: list[Path] = []
-    doc_id = 0
     while written < target:
-        path = out / f"gen-{len(shards):04d}.jsonl.zst"
+        path = out / f"{prefix}-{len(shards):04d}.jsonl.zst"
         shard_bytes = 0
         with open(path, "wb") as raw, zstandard.ZstdCompressor(level=3).stream_writer(raw) as fh:
             while shard_bytes < shard_mb * 1e6 and written + shard_bytes < target:
-                n_docs = 256
-                n_sent = rng.integers(3, 25, n_docs)
-                total = int(n_sent.sum())
-                sents = rng.integers(0, len(pool), total)
-                n_names = rng.integers(0, 3, total)
-                picks = rng.choice(len(names), int(n_names.sum()), p=weights)
                 lines = []
-                s = k = 0
-                for d in range(n_docs):
-                    parts = []
-                    for _ in range(n_sent[d]):
-                        sent = pool[sents[s]]
-                        m = n_names[s]
-                        if m:
-                            mixed = " and ".join(names[p] for p in picks[k : k + m])
-                            sent = f"{sent.rstrip('.!?')}, with {mixed}."
-                            k += m
-                        parts.append(sent)
-                        s += 1
-                    text = " ".join(parts)
-                    lines.append(json.dumps({"id": f"gen-{doc_id}", "text": text}, ensure_ascii=False))
+                for text in batch():
+                    lines.append(json.dumps({"id": f"{prefix}-{doc_id}", "text": text}, ensure_ascii=False))
                     shard_bytes += len(text.encode())
                     doc_id += 1
                 fh.write(("\n".join(lines) + "\n").encode())
         written += shard_bytes
         shards.append(path)
-    return shards
+    return shards, written, doc_id
 
 
 def main() -> None:

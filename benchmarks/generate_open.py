@@ -29,11 +29,10 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import zstandard
 
 from cooc.indexer.spans import candidate_spans
 
-from .generate import sentence_pool, source_texts
+from .generate import sentence_pool, source_texts, write_shards
 
 ORG_WORDS = ("University", "Institute", "Records", "Company", "Corporation", "Hospital", "High School",
              "Football Club", "Airlines", "Party", "Foundation", "Museum", "Orchestra", "Bank", "Group")
@@ -130,26 +129,10 @@ def generate_open(sources: list[str], out: Path, gb: float, n_names: int = 5_000
     if not pool:
         raise ValueError(f"no sentences of 40-400 characters in {sources}")
     parts = NameParts(sources)
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("open-*.jsonl.zst"):
-        old.unlink()
-    target, written, doc_id, fresh = int(gb * 1e9), 0, 0, [0]
-    shards: list[Path] = []
-    while written < target:
-        path = out / f"open-{len(shards):04d}.jsonl.zst"
-        shard_bytes = 0
-        with open(path, "wb") as raw, zstandard.ZstdCompressor(level=3).stream_writer(raw) as fh:
-            while shard_bytes < shard_mb * 1e6 and written + shard_bytes < target:
-                lines = []
-                for _ in range(256):
-                    text = _document(rng, pool, parts, n_names, once, fresh)
-                    lines.append(json.dumps({"id": f"open-{doc_id}", "text": text}, ensure_ascii=False))
-                    shard_bytes += len(text.encode())
-                    doc_id += 1
-                fh.write(("\n".join(lines) + "\n").encode())
-        written += shard_bytes
-        shards.append(path)
-    meta = {"gb": gb, "shard_mb": shard_mb, "bytes": written, "documents": doc_id, "vocabulary_ranks": n_names, "once_fraction": once,
+    fresh = [0]
+    shards, written, documents = write_shards(
+        out, "open", gb, shard_mb, lambda: [_document(rng, pool, parts, n_names, once, fresh) for _ in range(256)])
+    meta = {"gb": gb, "shard_mb": shard_mb, "bytes": written, "documents": documents, "vocabulary_ranks": n_names, "once_fraction": once,
             "names_used_once_by_construction": fresh[0], "seed": seed, "first_names": len(parts.firsts),
             "surnames": len(parts.lasts), "places": len(parts.places)}
     (out / "generated.json").write_text(json.dumps(meta, indent=2) + "\n")
