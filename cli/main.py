@@ -148,8 +148,9 @@ _vocab_options = _options(
 _merge_options = _options(
     click.option("--min-pair-docs", default=MERGE["min_pair_docs"], show_default=True, type=click.IntRange(min=1),
                  help="Keep pairs with fewer documents only in the sketch (smaller index)."),
-    click.option("--sketch-mb", default=MERGE["sketch_mb"], show_default=True, type=click.FloatRange(min=0.001),
-                 help="Count-min sketch memory (MiB); width is the largest power of two that fits."),
+    click.option("--sketch-mb", default=MERGE["sketch_mb"], type=click.FloatRange(min=0.001),
+                 help="Count-min sketch memory (MiB) for the pruned pairs; width is the largest power of two that "
+                      "fits. Default: sized to the pruned pairs for 1% false positives, at most 1024 MiB."),
     click.option("--sketch-depth", default=MERGE["sketch_depth"], show_default=True, type=click.IntRange(1, 16),
                  help="Count-min sketch rows."),
     click.option("--buckets", default=MERGE["buckets"], show_default=True, type=click.IntRange(min=0),

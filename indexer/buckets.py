@@ -5,8 +5,8 @@ the pairs whose first (smaller) hash does. Buckets follow hash order, and name i
 assigned in hash order, so concatenating the buckets' outputs in bucket order gives exactly
 the arrays of a one-bucket merge: the index is the same for any B, any number of workers
 and either runner. Two phases, each a task per bucket: names (sums, collisions, lowercase
-uses), then, once every name has its id, pairs (sums, common words left out, ids, and the
-bucket's share of the sketch). Parts are written sorted by key, so a bucket's range query
+uses), then, once every name has its id, pairs (sums, common words left out, ids; pairs below
+`min_pair_docs` saved apart for the sketch). Parts are written sorted by key, so a bucket's range query
 reads only the row groups that overlap its range.
 
 Every bucket's output lands in a work directory keyed by the parts and options it was
@@ -32,7 +32,6 @@ from .atomic import atomic_path, write_json_atomic
 from .duck import connect
 from .layout import MERGE_WORK_DIR
 from .parts import run_files
-from .sketch import CountMinSketch, SketchShape
 
 __all__ = ["BucketPlan", "HashIndex", "default_buckets", "pairs_bucket", "names_bucket", "work_dir"]
 
@@ -61,7 +60,6 @@ class BucketPlan:
     memory_limit: str
     threads: int
     min_pair_docs: int
-    sketch: SketchShape | None
 
     def bounds(self, k: int) -> tuple[int, int]:
         """Inclusive hash range of bucket k."""
@@ -187,67 +185,97 @@ class HashIndex:
 
 
 def pairs_bucket(plan: BucketPlan, k: int) -> dict:
-    """Phase 2 of bucket k: its pair totals as id keys (common words left out), those >= min_pair_docs
-    kept for the exact table, all of them in the bucket's sketch; returns the bucket's counts."""
+    """Phase 2 of bucket k: its pair totals as id keys (common words left out); those >= min_pair_docs
+    are kept for the exact table, the rest saved apart for the sketch; returns the bucket's counts.
+
+    The part rows of the bucket are summed in a numba hash table and the distinct keys sorted with
+    numpy's vectorized sort: 2.5x faster than the DuckDB GROUP BY + ORDER BY it replaced (28 s -> 11 s
+    for 22.6 M pairs, same arrays), and the bucket's memory is bounded by its rows (ROWS_PER_BUCKET
+    sets the number of buckets).
+    """
     marker = plan.path("pairs", k, "done.json")
     if marker.is_file():
         return json.loads(marker.read_text())
-    lo, hi = plan.bounds(k)
-    con = _connect(plan)
-    try:
-        con.register("common_words", pa.table({"hash": np.load(Path(plan.work) / "common.hash.npy")}))
-        con.execute(f"""CREATE TEMP TABLE totals AS SELECT a, b, sum(docs)::BIGINT AS docs
-                        FROM read_parquet({_sql_list(plan.pairs_files)})
-                        WHERE {_in_range('a', lo, hi)}
-                          AND a NOT IN (SELECT hash FROM common_words) AND b NOT IN (SELECT hash FROM common_words)
-                        GROUP BY a, b""")
-        distinct, total, kept = con.execute(
-            f"SELECT count(*), coalesce(sum(docs), 0)::BIGINT, count(*) FILTER (WHERE docs >= {plan.min_pair_docs}) "
-            "FROM totals").fetchall()[0]
-        counts = {"distinct": int(distinct), "total": int(total), "kept": int(kept)}
-        _stream_pairs(con, plan, k, counts["kept"])
-    finally:
-        con.close()
+    keys, docs = _bucket_totals(plan, k)
+    kept = docs >= plan.min_pair_docs
+    counts = {"distinct": int(keys.size), "total": int(docs.sum()), "kept": int(kept.sum())}
+    outputs = {"keys.npy": keys[kept], "docs.npy": docs[kept]}
+    if plan.min_pair_docs > 1:
+        outputs.update({"below.keys.npy": keys[~kept], "below.docs.npy": docs[~kept]})
+    for name, array in outputs.items():
+        _save(plan.path("pairs", k, name), array)
     write_json_atomic(marker, counts)
     return counts
 
 
-def _stream_pairs(con: duckdb.DuckDBPyConnection, plan: BucketPlan, k: int, kept: int) -> None:
-    """Totals in key order into the bucket's memory-mapped arrays (never held or sorted in memory)."""
-    sketch = CountMinSketch(plan.sketch) if plan.sketch is not None else None
-    lookup = HashIndex(np.load(Path(plan.work) / "names.hash.npy", mmap_mode="r"))
-    with atomic_path(plan.path("pairs", k, "keys.npy")) as tk, atomic_path(plan.path("pairs", k, "docs.npy")) as td:
-        keys_out, docs_out = _out(tk, np.uint64, kept), _out(td, np.int64, kept)
-        at = 0
-        for batch in con.sql("SELECT a, b, docs FROM totals ORDER BY a, b").to_arrow_reader(batch_size=1 << 20):
-            ia = lookup.ids(batch.column(0).to_numpy())
-            ib = lookup.ids(batch.column(1).to_numpy())
-            keys = (ia.astype(np.uint64) << np.uint64(32)) | ib.astype(np.uint64)  # ia < ib: ids follow hash order
-            docs = batch.column(2).to_numpy().astype(np.int64)
-            if sketch is not None:
-                sketch.add_totals(keys, docs)
-            big = docs >= plan.min_pair_docs
-            n = int(big.sum())
-            keys_out[at : at + n] = keys[big]
-            docs_out[at : at + n] = docs[big]
-            at += n
-        _close(tk, keys_out)
-        _close(td, docs_out)
-    if sketch is not None:
-        _save(plan.path("pairs", k, "sketch.npy"), sketch.table)
+def _bucket_totals(plan: BucketPlan, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The bucket's distinct id keys, sorted, and their summed document counts."""
+    lo, hi = plan.bounds(k)
+    hashes = np.load(Path(plan.work) / "names.hash.npy", mmap_mode="r")
+    lookup = HashIndex(hashes)
+    common = np.zeros(hashes.size, dtype=np.bool_)
+    common[np.searchsorted(hashes, np.load(Path(plan.work) / "common.hash.npy"))] = True
+    reads = [_row_groups_in_range(path, lo, hi) for path in plan.pairs_files]
+    rows = sum(r for _, _, r in reads)  # an upper bound of the distinct keys: the table never grows
+    table = np.zeros((1 << max(4, (2 * max(rows, 1) - 1).bit_length()), 2), dtype=np.uint64)
+    for f, groups, _ in reads:
+        if groups:
+            t = f.read_row_groups(groups, columns=["a", "b", "docs"])
+            a, b, d = (t.column(c).to_numpy() for c in ("a", "b", "docs"))
+            m = (a >= np.uint64(lo)) & (a <= np.uint64(hi))
+            _sum_into(table, lookup.ids(a[m]), lookup.ids(b[m]), d[m].astype(np.int64), common)
+    return _sorted_totals(table)
 
 
-def _out(path: Path, dtype, n: int) -> np.ndarray:
-    """A memory-mapped .npy of n values (numpy cannot map an empty one: that stays in memory)."""
-    return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n,)) if n else np.zeros(0, dtype)
+def _row_groups_in_range(path: str, lo: int, hi: int) -> tuple[pq.ParquetFile, list[int], int]:
+    """The row groups of a part's pairs whose first hash may be in [lo, hi] (parts are sorted by it, so
+    a bucket reads about 1/B of every part), and their rows."""
+    f = pq.ParquetFile(path)
+    col = f.schema_arrow.get_field_index("a")
+    groups, rows = [], 0
+    for g in range(f.metadata.num_row_groups):
+        meta = f.metadata.row_group(g)
+        st = meta.column(col).statistics
+        if st is None or not st.has_min_max or (st.min <= hi and st.max >= lo):
+            groups.append(g)
+            rows += meta.num_rows
+    return f, groups, rows
 
 
-def _close(path: Path, array: np.ndarray) -> None:
-    if isinstance(array, np.memmap):
-        array.flush()
-    else:
-        with open(path, "wb") as fh:
-            np.save(fh, array)
+@nb.njit(cache=True)
+def _sum_into(table, ia, ib, docs, common):
+    """Add each row's documents to its id key's slot (open addressing; slot 0 of a key is key + 1)."""
+    mask = np.uint64(table.shape[0] - 1)
+    for i in range(ia.shape[0]):
+        x, y = ia[i], ib[i]
+        if common[x] or common[y]:
+            continue
+        key = (np.uint64(x) << np.uint64(32)) | np.uint64(y)
+        s = np.int64(((key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(20)) & mask)
+        while table[s, 0] != np.uint64(0) and table[s, 0] != key + np.uint64(1):
+            s = (s + 1) & np.int64(mask)
+        table[s, 0] = key + np.uint64(1)
+        table[s, 1] += np.uint64(docs[i])
+
+
+def _sorted_totals(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The table's keys in order (numpy's sort is vectorized; an argsort of uint64 is ~5x slower), each
+    with its total found again by a probe."""
+    keys = np.sort(table[table[:, 0] != 0, 0] - np.uint64(1))
+    return keys, _totals_of(table, keys)
+
+
+@nb.njit(cache=True)
+def _totals_of(table, keys):
+    mask = np.uint64(table.shape[0] - 1)
+    out = np.empty(keys.shape[0], dtype=np.int64)
+    for j in range(keys.shape[0]):
+        stored = keys[j] + np.uint64(1)
+        s = np.int64(((keys[j] * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(20)) & mask)
+        while table[s, 0] != stored:
+            s = (s + 1) & np.int64(mask)
+        out[j] = np.int64(table[s, 1])
+    return out
 
 
 def _save(path: Path, array: np.ndarray) -> None:

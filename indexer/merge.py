@@ -45,7 +45,7 @@ from .lock import DirectoryLock
 from .names import KIND_GAZETTEER, KIND_NUMBER, KIND_TITLE
 from .parts import load_done
 from .runner import LocalRunner, Runner, Task, default_processes
-from .sketch import DEFAULT_DEPTH, DEFAULT_SKETCH_MB, CountMinSketch, SketchShape, hll_estimate, sketch_error
+from .sketch import AUTO_SKETCH_MAX_MB, DEFAULT_DEPTH, CountMinSketch, SketchShape, hll_estimate, sketch_error
 from .spans import NAME_LABEL, NUMBER_LABEL, TITLE_LABEL
 from .store import NameTable, Pairs, check_output, publish, staging_dir, write_index
 
@@ -70,9 +70,9 @@ def cooc_version() -> str:
 @dataclass
 class MergeOptions:
     min_pair_docs: int = 1  # pairs below this stay only in the sketch (built only when something is pruned)
-    sketch_mb: float = DEFAULT_SKETCH_MB
+    sketch_mb: float | None = None  # None: sized to the pruned pairs (sketch_shape)
     sketch_depth: int = DEFAULT_DEPTH
-    memory_limit: str = "2GB"  # per bucket task: DuckDB spills to disk beyond this
+    memory_limit: str = "2GB"  # per names-bucket task: DuckDB spills to disk beyond this
     buckets: int = 0  # reduce tasks (a power of two); 0: one per ~16M pair rows of the parts
     workers: int = 1  # local processes reducing buckets in parallel (each gets cores / workers DuckDB threads)
     evidence: bool = True  # publish the parts' evidence stores as one (`--no-evidence`: none)
@@ -201,14 +201,13 @@ def _pair_arrays(staging: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _plan(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions, runner: Runner) -> BucketPlan:
     buckets = opts.buckets or default_buckets(sum(done.get("pairs", 0) for _, done in parts))
-    sketch = SketchShape.from_mb(opts.sketch_mb, opts.sketch_depth) if opts.min_pair_docs > 1 else None
     fingerprint = {"parts": [(d["part"], d["settings_key"], d["size"], d["mtime_ns"], d["runs"]) for _, d in parts],
-                   "buckets": buckets, "min_pair_docs": opts.min_pair_docs, "sketch": sketch}
+                   "buckets": buckets, "min_pair_docs": opts.min_pair_docs}
     return BucketPlan(work=str(work_dir(output, fingerprint)), buckets=buckets,
                       **{f"{kind}_files": files for kind, files in plan_files(parts).items()},
                       memory_limit=opts.memory_limit,
                       threads=max(1, default_processes() // min(runner.processes, buckets)),
-                      min_pair_docs=int(opts.min_pair_docs), sketch=sketch)
+                      min_pair_docs=int(opts.min_pair_docs))
 
 
 def _reduce(runner: Runner, plan: BucketPlan, phase: str, fn) -> list:
@@ -227,27 +226,40 @@ def _reduce(runner: Runner, plan: BucketPlan, phase: str, fn) -> list:
     return [results[k] for k in range(plan.buckets)]
 
 
-def merge_pairs(plan: BucketPlan, runner: Runner, staging: Path) -> tuple[Pairs, CountMinSketch | None, int, int]:
+def merge_pairs(plan: BucketPlan, runner: Runner, staging: Path,
+                opts: MergeOptions) -> tuple[Pairs, CountMinSketch | None, int, int]:
     """Pair totals as name-id keys (common words left out), the sketch, distinct and total counts.
 
-    Each bucket's DuckDB sums its share of the parts (spilling past its memory limit) and streams the
-    totals ordered by the two name hashes, which is the order of the packed id keys (ids are assigned in
-    hash order); the buckets' arrays, concatenated in bucket order, are the exact table. The sketch
-    answers only for pairs pruned from the exact table, so it is built only when the table is pruned
-    (`min_pair_docs` > 1); a complete exact table answers every pair by itself.
+    Each bucket sums its share of the parts and writes its totals in the order of the packed id keys
+    (ids are assigned in hash order); the buckets' arrays, concatenated in bucket order, are the exact
+    table. The sketch answers only for pairs pruned from the exact table (`min_pair_docs` > 1), so it
+    holds only those, and is sized once their number is known (`sketch_shape`).
     """
     counts = _reduce(runner, plan, "pairs", pairs_bucket)
     keys_out, docs_out = _pair_arrays(staging, sum(c["kept"] for c in counts))
-    sketch = CountMinSketch(plan.sketch) if plan.sketch is not None else None
     at = 0
     for k, c in enumerate(counts):
         if c["kept"]:
             keys_out[at : at + c["kept"]] = load_array(plan.path("pairs", k, "keys.npy"))
             docs_out[at : at + c["kept"]] = load_array(plan.path("pairs", k, "docs.npy"))
             at += c["kept"]
-        if sketch is not None:
-            sketch.merge_max(np.load(plan.path("pairs", k, "sketch.npy"), mmap_mode="r"))
+    sketch = None
+    if plan.min_pair_docs > 1:
+        sketch = CountMinSketch(sketch_shape(opts, sum(c["distinct"] - c["kept"] for c in counts)))
+        for k in range(plan.buckets):
+            sketch.add_totals(load_array(plan.path("pairs", k, "below.keys.npy")),
+                              load_array(plan.path("pairs", k, "below.docs.npy")))
     return Pairs(keys_out, docs_out), sketch, sum(c["distinct"] for c in counts), sum(c["total"] for c in counts)
+
+
+def sketch_shape(opts: MergeOptions, pruned: int) -> SketchShape:
+    """`--sketch-mb` if given; by default the narrowest sketch at which a never-seen pair reads > 0 with
+    probability <= TARGET_FPR for this many pruned pairs, at most AUTO_SKETCH_MAX_MB."""
+    if opts.sketch_mb is not None:
+        return SketchShape.from_mb(opts.sketch_mb, opts.sketch_depth)
+    auto = SketchShape.for_keys(pruned, opts.sketch_depth)
+    cap = SketchShape.from_mb(AUTO_SKETCH_MAX_MB, opts.sketch_depth)
+    return auto if auto.width <= cap.width else cap
 
 
 def _corpus(dones: list[dict]) -> dict:
@@ -329,7 +341,7 @@ def merge_parts(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        pairs, sketch, distinct, total = merge_pairs(plan, runner, staging)
+        pairs, sketch, distinct, total = merge_pairs(plan, runner, staging, opts)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         bar.close()

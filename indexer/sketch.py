@@ -20,8 +20,11 @@ import numpy as np
 
 from .errors import CoocError, IndexFormatError
 
-DEFAULT_SKETCH_MB = 64
 DEFAULT_DEPTH = 4
+#: The false-positive rate a default-sized sketch aims at on pairs the corpus never has.
+TARGET_FPR = 0.01
+#: The largest sketch sized by default (4 rows of 2^26 cells: 1% false positives up to ~25 M pruned pairs).
+AUTO_SKETCH_MAX_MB = 1024
 DEFAULT_SEED = 0x5EED
 _SATURATED = np.uint32(0xFFFFFFFF)
 HLL_P = 14
@@ -89,6 +92,15 @@ def _query(table, seeds, keys):
     return out
 
 
+def _seeds(depth: int, seed: int) -> tuple[int, ...]:
+    state = np.uint64(seed)
+    seeds = []
+    for _ in range(depth):
+        state = np.uint64((int(state) + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)
+        seeds.append(int(_mix64(state)))
+    return tuple(seeds)
+
+
 @dataclass(frozen=True)
 class SketchShape:
     depth: int
@@ -103,13 +115,18 @@ class SketchShape:
         cells = int(megabytes * (1 << 20)) // (4 * depth)
         if cells < 2:
             raise CoocError(f"--sketch-mb {megabytes} is too small for depth {depth}: give at least {8 * depth / (1 << 20):.6f}")
-        width = 1 << (cells.bit_length() - 1)
-        state = np.uint64(seed)
-        seeds = []
-        for _ in range(depth):
-            state = np.uint64((int(state) + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)
-            seeds.append(int(_mix64(state)))
-        return cls(depth, width, tuple(seeds))
+        return cls(depth, 1 << (cells.bit_length() - 1), _seeds(depth, seed))
+
+    @classmethod
+    def for_keys(cls, keys: int, depth: int = DEFAULT_DEPTH, fpr: float = TARGET_FPR,
+                 seed: int = DEFAULT_SEED) -> SketchShape:
+        """The narrowest power-of-two width at which `keys` distinct keys leave a never-added key reading
+        > 0 with probability <= fpr: a row is filled to 1 - exp(-keys / width), and all depth rows must hit."""
+        if depth < 1:
+            raise CoocError("sketch depth must be >= 1")
+        fill = fpr ** (1.0 / depth)
+        width = max(2, math.ceil(max(keys, 1) / -math.log1p(-fill)))
+        return cls(depth, 1 << (width - 1).bit_length(), _seeds(depth, seed))
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -13,8 +13,6 @@ from .layout import DUCKDB_FILE, EVIDENCE_DIR, MANIFEST, SKETCH_FILE, load_array
 from .sketch import CountMinSketch, SketchShape
 from .store import MANIFEST_CHECKSUM, data_dir, file_sha256, read_manifest
 
-SKETCH_SAMPLE = 100_000
-
 
 def _checksums(path: Path, m: dict) -> list[str]:
     listed = m.get("files")
@@ -76,14 +74,18 @@ def _duckdb(path: Path, a: dict) -> list[str]:
     return []
 
 
-def _sketch(path: Path, m: dict, a: dict) -> list[str]:
-    keys, docs = a["pair_keys"], a["pair_docs"]
-    if "sketch" not in m or not (path / SKETCH_FILE).is_file() or not keys.size:
+def _sketch(path: Path, m: dict) -> list[str]:
+    """The sketch holds only the pairs pruned from the exact table: no cell above min_pair_docs - 1, and
+    each row as full as the manifest says (a sketch of other pairs, or a damaged one, fails either)."""
+    if "sketch" not in m or not (path / SKETCH_FILE).is_file():
         return []
     sk = CountMinSketch.load(path / SKETCH_FILE, SketchShape.from_dict(m["sketch"]))
-    idx = np.sort(np.random.default_rng(0).choice(keys.size, min(keys.size, SKETCH_SAMPLE), replace=False))
-    under = int((sk.query(np.asarray(keys[idx])) < docs[idx]).sum())
-    return [f"the sketch reads below the exact count for {under} of {idx.size} sampled pairs"] if under else []
+    limit = int(m["config"]["min_pair_docs"]) - 1
+    problems = [f"the sketch holds a count of {int(sk.table.max())}, above the pruned pairs' largest "
+                f"possible {limit}"] if sk.table.size and int(sk.table.max()) > limit else []
+    if [round(f, 9) for f in sk.fill()] != [round(f, 9) for f in m["sketch"]["fill"]]:
+        problems.append("the sketch's fill differs from the manifest's")
+    return problems
 
 
 def _evidence(path: Path, m: dict) -> list[str]:
@@ -107,7 +109,7 @@ def verify_index(path: Path) -> list[str]:
     """Every problem found (empty: the index is intact). Checks the files against the manifest's
     checksums, then the invariants: names sorted by hash and counted in 1..N documents, pair keys
     sorted and unique with a < b, 1 <= pair documents <= the documents of either name, arrays and
-    DuckDB tables agree, the sketch never below the exact count (on a sample), and the evidence store
+    DuckDB tables agree, the sketch holds only pruned totals, and the evidence store
     holds every segment it lists and as many documents as the counts."""
     m = read_manifest(Path(path))
     path = data_dir(Path(path), m)
@@ -116,4 +118,4 @@ def verify_index(path: Path) -> list[str]:
         return problems
     a = load_arrays(path)
     problems = _names(a, int(m["corpus"]["documents"])) + _pairs(a)
-    return problems + _duckdb(path, a) + _sketch(path, m, a) + _evidence(path, m)
+    return problems + _duckdb(path, a) + _sketch(path, m) + _evidence(path, m)

@@ -14,6 +14,7 @@ from cooc.indexer.errors import CoocError
 from cooc.indexer.merge import MergeOptions, merge
 from cooc.indexer.read import ReadOptions
 from cooc.indexer.runner import LocalRunner
+from cooc.indexer.sketch import SketchShape
 from cooc.scorer import Index
 from tests.conftest import DOCS, SAMPLE, write_jsonl
 from tests.helpers import COUNT_FILES, same_index
@@ -113,6 +114,15 @@ def test_parts_of_different_files_merge_whatever_names_they_found(tmp_path, corp
     merge([tmp_path / "A", tmp_path / "B"], tmp_path / "AB", SMALL)
     build_index(cfg([one, two], tmp_path / "both"))
     same_index(tmp_path / "both", tmp_path / "AB")
+
+
+def test_by_default_the_sketch_is_sized_to_the_pruned_pairs(tmp_path, corpus_files):
+    build_index(cfg([corpus_files["jsonl"]], tmp_path / "p", merge=MergeOptions(min_pair_docs=2)))
+    m = json.loads((tmp_path / "p" / "manifest.json").read_text())
+    pruned = m["counts"]["pairs"] - m["counts"]["pairs_kept"]
+    assert pruned > 0 and m["sketch"]["width"] == SketchShape.for_keys(pruned).width
+    assert m["sketch"]["false_positive_rate"] <= 0.01
+    assert Index.open(tmp_path / "p")._sketch.table.max() == 1  # only the pruned pairs, each in 1 document
 
 
 def test_pruned_pairs_answer_from_the_sketch(tmp_path, corpus_files):

@@ -90,3 +90,26 @@ def test_totals_sketch_never_underestimates_ignores_order_and_merges_by_max(trut
     conservative = CountMinSketch(tiny())
     conservative.add(keys, totals)
     assert (one.query(keys) <= conservative.query(keys)).all()  # never looser than a conservative update
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 10**10), st.integers(1, 8), st.sampled_from([0.001, 0.01, 0.1]))
+def test_a_sketch_sized_for_n_keys_is_the_narrowest_that_meets_its_false_positive_target(n, depth, fpr):
+    import math
+
+    shape = SketchShape.for_keys(n, depth, fpr)
+    predicted = lambda width: (1 - math.exp(-max(n, 1) / width)) ** depth  # noqa: E731
+    assert shape.width & (shape.width - 1) == 0 and shape.depth == depth
+    assert predicted(shape.width) <= fpr * (1 + 1e-9)
+    assert shape.width == 2 or predicted(shape.width // 2) > fpr
+
+
+def test_a_sketch_sized_for_its_keys_reads_absent_keys_as_zero_at_the_target_rate():
+    rng = np.random.default_rng(7)
+    keys = rng.integers(0, 2**63, 50_000, dtype=np.uint64)
+    s = CountMinSketch(SketchShape.for_keys(keys.size))  # 1% by default
+    s.add_totals(keys, np.ones(keys.size, np.int64))
+    absent = rng.integers(2**63, 2**64 - 1, 50_000, dtype=np.uint64)
+    measured = float((s.query(absent) > 0).mean())
+    predicted = sketch_error(s.shape, keys.size, s.fill())["false_positive_rate"]
+    assert measured <= 0.01 and abs(measured - predicted) < 0.003

@@ -59,7 +59,18 @@ def test_invariants_are_checked_behind_valid_checksums(pruned_index, tmp_path):
     rewrite(data, "pairs.docs.npy", docs)
     problems = verify_index(data.parent)
     assert any("more documents than one of their names" in p for p in problems)
-    assert any("sketch reads below the exact count" in p for p in problems)
+
+
+def test_the_sketch_holds_only_pruned_totals(pruned_index, tmp_path):
+    data = copy(pruned_index, tmp_path)
+    table = np.load(data / "sketch.npy")
+    row, col = np.argwhere(table == 1)[0]
+    table[row, col] = 5  # min_pair_docs 2: a pruned pair has 1 document
+    rewrite(data, "sketch.npy", table)
+    assert verify_index(data.parent) == ["the sketch holds a count of 5, above the pruned pairs' largest possible 1"]
+    table[row, col] = 0
+    rewrite(data, "sketch.npy", table)
+    assert verify_index(data.parent) == ["the sketch's fill differs from the manifest's"]
 
 
 def test_name_invariants(golden_index, tmp_path):
