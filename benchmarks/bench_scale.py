@@ -40,7 +40,8 @@ m = merge([out], out.with_name(out.name + "-pruned"), MergeOptions(min_pair_docs
           force=True)
 print(json.dumps({"map_s": r.count_seconds, "reduce_s": r.merged.seconds, "buckets": r.merged.buckets,
                   "names": r.merged.names, "pairs": r.merged.pairs, "documents": r.merged.documents,
-                  "pruned_reduce_s": m.seconds, "pairs_kept_pruned": m.pairs_kept}))
+                  "stages": r.merged.stages, "pruned_reduce_s": m.seconds, "pruned_stages": m.stages,
+                  "pairs_kept_pruned": m.pairs_kept}))
 """
 
 _LOOKUP = """
@@ -57,9 +58,25 @@ for n in names:
 pair_lat = []
 for a, b in zip(ids[:1000].tolist(), ids[1000:].tolist()):
     t = time.perf_counter(); ix.pair(int(a), int(b)); pair_lat.append(time.perf_counter() - t)
+# the same lookups if the index kept its B bucket arrays instead of one: route to the bucket, then search it
+buckets = int(sys.argv[3])
+keys = ix._pair_keys  # the complete table (a benchmark may read the private arrays)
+first_ids = np.searchsorted(ix._hash, np.arange(buckets, dtype=np.uint64) << np.uint64(65 - buckets.bit_length())) \
+    if buckets > 1 else np.zeros(1, np.int64)
+firsts = first_ids.astype(np.uint64) << np.uint64(32)  # the smallest key of each bucket
+slices = np.split(keys, np.searchsorted(keys, firsts)[1:])
+hits = keys[rng.integers(0, keys.size, 1000)].tolist() if keys.size else []
+probe = [np.uint64(k) for k in hits] + [(np.uint64(min(a, b)) << np.uint64(32)) | np.uint64(max(a, b)) for a, b in
+                                        zip(rng.integers(0, ix.n_names, 1000).tolist(),
+                                            rng.integers(0, ix.n_names, 1000).tolist()) if a != b]
+one, kept = [], []
+for k in probe:
+    t = time.perf_counter(); i = int(keys.searchsorted(k)); hit = i < keys.size and keys[i] == k; one.append(time.perf_counter() - t)
+    t = time.perf_counter(); s = slices[int(firsts.searchsorted(k, "right")) - 1]; j = int(s.searchsorted(k))
+    hit2 = j < s.size and s[j] == k; kept.append(time.perf_counter() - t)
+    assert hit == hit2
 p = Index.open(sys.argv[2])
 meta = p.manifest.get("sketch", {})
-keys = ix._pair_keys  # the complete table (a benchmark may read the private arrays)
 absent = []
 while len(absent) < 20000:  # id pairs that never occur in the complete table: a sketch > 0 is a false positive
     a, b = np.sort(rng.integers(0, ix.n_names, (2, 4096)), axis=0)
@@ -71,7 +88,10 @@ while len(absent) < 20000:  # id pairs that never occur in the complete table: a
 est = p._sketch.query(np.array(absent[:20000], dtype=np.uint64)) if p._sketch is not None else np.zeros(1)
 q = lambda xs, f: float(np.quantile(np.array(xs) * 1e6, f))
 print(json.dumps({"open_ms": open_s * 1e3, "docs_p50_us": q(lat, 0.5), "docs_p99_us": q(lat, 0.99),
+                  "search_one_p50_us": q(one, 0.5), "search_one_p99_us": q(one, 0.99),
+                  "search_kept_p50_us": q(kept, 0.5), "search_kept_p99_us": q(kept, 0.99),
                   "pair_p50_us": q(pair_lat, 0.5), "pair_p99_us": q(pair_lat, 0.99),
+                  "sketch_mib": p._sketch.table.nbytes / 2**20 if p._sketch is not None else 0,
                   "sketch_fill": max(meta.get("fill", [0])), "sketch_fpr_predicted": meta.get("false_positive_rate", 0),
                   "sketch_fpr_measured": float((est > 0).mean())}))
 """
@@ -132,7 +152,7 @@ def measure(sources: list[str], gb: float, work: Path, workers: int) -> dict:
     for d in (out, out.with_name(out.name + "-pruned")):  # a build would reuse finished parts: measure the map
         shutil.rmtree(d, ignore_errors=True)
     built, wall, peaks = run_child(_BUILD, str(out), str(workers), *map(str, files))
-    looked, _, _ = run_child(_LOOKUP, str(out), str(out.with_name(out.name + "-pruned")))
+    looked, _, _ = run_child(_LOOKUP, str(out), str(out.with_name(out.name + "-pruned")), str(built["buckets"]))
     gen = json.loads((files[0].parent / "generated.json").read_text())
     return {"gb": gb, "bytes": gen["bytes"], "once": gen["names_used_once_by_construction"], **built, **looked,
             "wall_s": wall, "peak_process": max(peaks.values()), "processes": len(peaks),
@@ -141,17 +161,23 @@ def measure(sources: list[str], gb: float, work: Path, workers: int) -> dict:
 
 def report(rows: list[dict]) -> str:
     mib = 2**20
-    t = table(["corpus", "docs", "names", "pairs", "map s", "reduce s", "buckets", "MB/s", "peak RSS/process MiB",
-               "index MB", "pruned MB", "sketch fill", "FPR pred/meas", "open ms", "docs p50/p99 us",
-               "pair p50/p99 us"],
-              [[f"{r['bytes'] / 1e9:.2f} GB", f"{r['documents']:,}", f"{r['names']:,}", f"{r['pairs']:,}",
-                f"{r['map_s']:.0f}", f"{r['reduce_s']:.0f}", r["buckets"],
-                f"{r['bytes'] / 1e6 / (r['map_s'] + r['reduce_s']):.1f}", f"{r['peak_process'] / mib:,.0f}",
-                f"{r['index_bytes'] / 1e6:,.0f}", f"{r['pruned_bytes'] / 1e6:,.0f}", f"{r['sketch_fill']:.3f}",
-                f"{r['sketch_fpr_predicted']:.4f}/{r['sketch_fpr_measured']:.4f}", f"{r['open_ms']:.1f}",
-                f"{r['docs_p50_us']:.1f}/{r['docs_p99_us']:.1f}", f"{r['pair_p50_us']:.1f}/{r['pair_p99_us']:.1f}"]
-               for r in rows])
-    return t
+    costs = table(["corpus", "docs", "names", "pairs", "map s", "reduce s", "reduce/map", "buckets", "MB/s",
+                   "peak RSS/process MiB", "index MB", "pruned MB", "sketch MiB", "sketch fill", "FPR pred/meas"],
+                  [[f"{r['bytes'] / 1e9:.2f} GB", f"{r['documents']:,}", f"{r['names']:,}", f"{r['pairs']:,}",
+                    f"{r['map_s']:.0f}", f"{r['reduce_s']:.0f}", f"{r['reduce_s'] / r['map_s']:.2f}", r["buckets"],
+                    f"{r['bytes'] / 1e6 / (r['map_s'] + r['reduce_s']):.1f}", f"{r['peak_process'] / mib:,.0f}",
+                    f"{r['index_bytes'] / 1e6:,.0f}", f"{r['pruned_bytes'] / 1e6:,.0f}", f"{r.get('sketch_mib', 0):,.0f}",
+                    f"{r['sketch_fill']:.3f}", f"{r['sketch_fpr_predicted']:.4f}/{r['sketch_fpr_measured']:.4f}"]
+                   for r in rows])
+    stages = table(["corpus", "reduce stages s (names / pairs / concatenate / evidence / write)", "open ms",
+                    "docs p50/p99 us", "pair p50/p99 us", "search, 1 array p50/p99 us", "search, B arrays p50/p99 us"],
+                   [[f"{r['bytes'] / 1e9:.2f} GB",
+                     " / ".join(f"{r['stages'].get(k, 0):.1f}" for k in ("names", "pairs", "concatenate", "evidence", "write")),
+                     f"{r['open_ms']:.1f}", f"{r['docs_p50_us']:.1f}/{r['docs_p99_us']:.1f}",
+                     f"{r['pair_p50_us']:.1f}/{r['pair_p99_us']:.1f}",
+                     f"{r['search_one_p50_us']:.1f}/{r['search_one_p99_us']:.1f}",
+                     f"{r['search_kept_p50_us']:.1f}/{r['search_kept_p99_us']:.1f}"] for r in rows])
+    return costs + "\n\n" + stages
 
 
 def plot(rows: list[dict], path: Path) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -86,6 +86,22 @@ class MergeOptions:
             raise CoocError(f"workers must be >= 1, got {self.workers}")
 
 
+class Laps(dict):
+    """Seconds per stage of a merge, in order (for `cooc build`'s report and the scale benchmark)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._start = self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self[stage] = round(self.get(stage, 0.0) + now - self._last, 3)
+        self._last = now
+
+    def total(self) -> float:
+        return time.perf_counter() - self._start
+
+
 @dataclass
 class MergeResult:
     output: Path
@@ -102,6 +118,7 @@ class MergeResult:
     collisions: int  # distinct names sharing a 64-bit hash
     buckets: int  # of the reduce
     seconds: float
+    stages: dict[str, float] = field(default_factory=dict)  # seconds of names, pairs, concatenate, sketch, evidence, write
 
 
 def parts_dir_of(source: Path) -> Path:
@@ -226,8 +243,8 @@ def _reduce(runner: Runner, plan: BucketPlan, phase: str, fn) -> list:
     return [results[k] for k in range(plan.buckets)]
 
 
-def merge_pairs(plan: BucketPlan, runner: Runner, staging: Path,
-                opts: MergeOptions) -> tuple[Pairs, CountMinSketch | None, int, int]:
+def merge_pairs(plan: BucketPlan, runner: Runner, staging: Path, opts: MergeOptions,
+                laps: Laps | None = None) -> tuple[Pairs, CountMinSketch | None, int, int]:
     """Pair totals as name-id keys (common words left out), the sketch, distinct and total counts.
 
     Each bucket sums its share of the parts and writes its totals in the order of the packed id keys
@@ -235,7 +252,9 @@ def merge_pairs(plan: BucketPlan, runner: Runner, staging: Path,
     table. The sketch answers only for pairs pruned from the exact table (`min_pair_docs` > 1), so it
     holds only those, and is sized once their number is known (`sketch_shape`).
     """
+    laps = laps if laps is not None else Laps()
     counts = _reduce(runner, plan, "pairs", pairs_bucket)
+    laps.lap("pairs")
     keys_out, docs_out = _pair_arrays(staging, sum(c["kept"] for c in counts))
     at = 0
     for k, c in enumerate(counts):
@@ -243,12 +262,14 @@ def merge_pairs(plan: BucketPlan, runner: Runner, staging: Path,
             keys_out[at : at + c["kept"]] = load_array(plan.path("pairs", k, "keys.npy"))
             docs_out[at : at + c["kept"]] = load_array(plan.path("pairs", k, "docs.npy"))
             at += c["kept"]
+    laps.lap("concatenate")
     sketch = None
     if plan.min_pair_docs > 1:
         sketch = CountMinSketch(sketch_shape(opts, sum(c["distinct"] - c["kept"] for c in counts)))
         for k in range(plan.buckets):
             sketch.add_totals(load_array(plan.path("pairs", k, "below.keys.npy")),
                               load_array(plan.path("pairs", k, "below.docs.npy")))
+        laps.lap("sketch")
     return Pairs(keys_out, docs_out), sketch, sum(c["distinct"] for c in counts), sum(c["total"] for c in counts)
 
 
@@ -324,7 +345,7 @@ def _manifest(dones: list[dict], table: NameTable, pairs: Pairs, sketch: CountMi
 def merge_parts(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions,
                 extra_config: dict | None = None, runner: Runner | None = None, progress: bool = False) -> MergeResult:
     """Reduce the parts bucket by bucket on `runner` (default: local processes) and publish the index."""
-    t0 = time.perf_counter()
+    laps = Laps()
     bar = tqdm(total=3, desc="merging", unit=" steps", disable=not progress, dynamic_ncols=True, delay=1.0,
                bar_format="{desc}: {n}/{total}{postfix} [{elapsed}]")
     bar.set_postfix_str(f"names of {len(parts):,} parts")
@@ -335,13 +356,14 @@ def merge_parts(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions
     table, collisions, max_tokens = name_table(read_names(plan))
     _aliases(table, parts)
     save_name_keys(plan, table.hash, table.hash[(table.flags & COMMON_FLAG) != 0])
+    laps.lap("names")
     bar.update()
     bar.set_postfix_str(f"pairs of {table.hash.size:,} names")
     staging = staging_dir(output)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        pairs, sketch, distinct, total = merge_pairs(plan, runner, staging, opts)
+        pairs, sketch, distinct, total = merge_pairs(plan, runner, staging, opts, laps)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         bar.close()
@@ -357,7 +379,9 @@ def merge_parts(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions
                          {**(extra_config or {}), "buckets": plan.buckets})
     manifest["config"]["names"]["max_tokens"] = max_tokens
     manifest["evidence"] = _merge_evidence(parts, staging) if opts.evidence else None
+    laps.lap("evidence")
     _write(staging, output, table, pairs, manifest, sketch)
+    laps.lap("write")
     bar.update()
     bar.close()
     shutil.rmtree(Path(plan.work).parent, ignore_errors=True)  # published: the buckets' work is done
@@ -366,7 +390,7 @@ def merge_parts(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions
         output=output, documents=corpus["documents"], tokens=corpus["tokens"], bytes=corpus["bytes"],
         skipped=corpus["skipped"], duplicates=corpus["duplicates_dropped"], names=int(table.hash.size),
         common_words=manifest["counts"]["common_words"], pairs=distinct, pairs_kept=int(pairs.keys.size),
-        parts=len(parts), collisions=collisions, buckets=plan.buckets, seconds=time.perf_counter() - t0,
+        parts=len(parts), collisions=collisions, buckets=plan.buckets, seconds=laps.total(), stages=dict(laps),
     )
 
 
