@@ -215,42 +215,43 @@ def _bucket_totals(plan: BucketPlan, k: int) -> tuple[np.ndarray, np.ndarray]:
     lookup = HashIndex(hashes)
     common = np.zeros(hashes.size, dtype=np.bool_)
     common[np.searchsorted(hashes, np.load(Path(plan.work) / "common.hash.npy"))] = True
-    reads = [_row_groups_in_range(path, lo, hi) for path in plan.pairs_files]
-    rows = sum(r for _, _, r in reads)  # an upper bound of the distinct keys: the table never grows
-    table = np.zeros((1 << max(4, (2 * max(rows, 1) - 1).bit_length()), 2), dtype=np.uint64)
-    for f, groups, _ in reads:
-        if groups:
-            t = f.read_row_groups(groups, columns=["a", "b", "docs"])
-            a, b, d = (t.column(c).to_numpy() for c in ("a", "b", "docs"))
-            m = (a >= np.uint64(lo)) & (a <= np.uint64(hi))
-            _sum_into(table, lookup.ids(a[m]), lookup.ids(b[m]), d[m].astype(np.int64), common)
+    rows = [_part_rows(path, lo, hi, lookup, common) for path in plan.pairs_files]
+    n = sum(keys.size for keys, _ in rows)
+    table = np.zeros((1 << max(4, (2 * max(n, 1) - 1).bit_length()), 2), dtype=np.uint64)
+    for keys, docs in rows:
+        _sum_into(table, keys, docs)
     return _sorted_totals(table)
 
 
-def _row_groups_in_range(path: str, lo: int, hi: int) -> tuple[pq.ParquetFile, list[int], int]:
-    """The row groups of a part's pairs whose first hash may be in [lo, hi] (parts are sorted by it, so
-    a bucket reads about 1/B of every part), and their rows."""
-    f = pq.ParquetFile(path)
-    col = f.schema_arrow.get_field_index("a")
-    groups, rows = [], 0
-    for g in range(f.metadata.num_row_groups):
-        meta = f.metadata.row_group(g)
-        st = meta.column(col).statistics
-        if st is None or not st.has_min_max or (st.min <= hi and st.max >= lo):
-            groups.append(g)
-            rows += meta.num_rows
-    return f, groups, rows
+def _part_rows(path: str, lo: int, hi: int, lookup: HashIndex, common: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A part's pair rows whose first hash is in [lo, hi], as id keys (common words dropped), and their
+    documents. Only the row groups whose statistics overlap the range are read (parts are sorted by
+    that hash, so a bucket reads about 1/B of every part)."""
+    with pq.ParquetFile(path) as f:
+        col = f.schema_arrow.get_field_index("a")
+        groups = [g for g in range(f.metadata.num_row_groups) if _overlaps(f.metadata.row_group(g).column(col), lo, hi)]
+        if not groups:
+            return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+        t = f.read_row_groups(groups, columns=["a", "b", "docs"])
+    a, b, d = (t.column(c).to_numpy() for c in ("a", "b", "docs"))
+    inside = (a >= np.uint64(lo)) & (a <= np.uint64(hi))
+    ia, ib = lookup.ids(a[inside]), lookup.ids(b[inside])
+    keep = ~(common[ia] | common[ib])
+    keys = (ia[keep].astype(np.uint64) << np.uint64(32)) | ib[keep].astype(np.uint64)  # ia < ib: ids follow hashes
+    return keys, d[inside][keep].astype(np.int64)
+
+
+def _overlaps(column: pq.ColumnChunkMetaData, lo: int, hi: int) -> bool:
+    st = column.statistics
+    return st is None or not st.has_min_max or (st.min <= hi and st.max >= lo)
 
 
 @nb.njit(cache=True)
-def _sum_into(table, ia, ib, docs, common):
-    """Add each row's documents to its id key's slot (open addressing; slot 0 of a key is key + 1)."""
+def _sum_into(table, keys, docs):
+    """Add each row's documents to its key's slot (open addressing; a used slot stores key + 1)."""
     mask = np.uint64(table.shape[0] - 1)
-    for i in range(ia.shape[0]):
-        x, y = ia[i], ib[i]
-        if common[x] or common[y]:
-            continue
-        key = (np.uint64(x) << np.uint64(32)) | np.uint64(y)
+    for i in range(keys.shape[0]):
+        key = keys[i]
         s = np.int64(((key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(20)) & mask)
         while table[s, 0] != np.uint64(0) and table[s, 0] != key + np.uint64(1):
             s = (s + 1) & np.int64(mask)
