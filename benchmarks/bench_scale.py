@@ -202,28 +202,36 @@ def plot(rows: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def write_results(rows: list[dict], workers: int) -> str:
+    RESULTS.mkdir(exist_ok=True)
+    text = report(rows)
+    (RESULTS / "scale.md").write_text(textwrap.dedent(f"""\
+        # Scale runs (benchmarks/bench_scale.py, {workers} workers)
+
+        """) + text + "\n")
+    (RESULTS / "scale.json").write_text(json.dumps(rows, indent=2) + "\n")
+    plot(rows, RESULTS / "scale.png")
+    return text
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", nargs="+", default=["../shared/data/corpus"])
     ap.add_argument("--gb", nargs="+", type=float, default=[0.5, 1, 2])
     ap.add_argument("--work", type=Path, default=Path(".cooc/scale"))
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--from-log", type=Path, help="rebuild the results from the JSON lines a run printed (no run)")
     a = ap.parse_args()
+    if a.from_log:
+        rows = [json.loads(line) for line in a.from_log.read_text().splitlines() if line.startswith("  {")]
+        print(write_results(sorted(rows, key=lambda r: r["bytes"]), a.workers))
+        return
     rows = []
     for gb in a.gb:
         print(f"{gb:g} GB ...", flush=True)
         rows.append(measure(a.corpus, gb, a.work, a.workers))
         print(f"  {json.dumps(rows[-1])}", flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    text = report(rows)
-    print(text)
-    (RESULTS / "scale.md").write_text(textwrap.dedent(f"""\
-        # Scale runs (benchmarks/bench_scale.py, {a.workers} workers)
-
-        {text}
-        """))
-    (RESULTS / "scale.json").write_text(json.dumps(rows, indent=2) + "\n")
-    plot(rows, RESULTS / "scale.png")
+    print(write_results(rows, a.workers))
 
 
 if __name__ == "__main__":

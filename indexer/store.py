@@ -68,7 +68,6 @@ class Pairs:
 
 def _duckdb_tables(t: NameTable, pairs: Pairs, manifest: dict) -> dict[str, pa.Table]:
     n = t.hash.shape[0]
-    a, b = split_keys(pairs.keys)
     return {
         "names": pa.table({
             "id": pa.array(np.arange(n, dtype=np.int32)),
@@ -82,12 +81,22 @@ def _duckdb_tables(t: NameTable, pairs: Pairs, manifest: dict) -> dict[str, pa.T
             "common_word": pa.array((t.flags & COMMON_FLAG) != 0),
         }),
         "aliases": pa.table({"alias_hash": pa.array(t.alias_hash, pa.uint64()), "id": pa.array(t.alias_id, pa.int32())}),
-        "pairs": pa.table({"a": pa.array(a, pa.int32()), "b": pa.array(b, pa.int32()),
-                           "key": pa.array(pairs.keys, pa.uint64()), "docs": pa.array(pairs.docs, pa.int64())}),
         "meta": pa.table({"name": ["format", "format_version", "window", "normalization_version"],
                           "value": [FORMAT, str(FORMAT_VERSION), str(manifest["config"]["window"]),
                                     str(manifest["config"]["normalization_version"])]}),
     }
+
+
+#: Pairs copied into DuckDB per INSERT: bounds the memory of the copy (~0.2 GB) whatever the pair count.
+PAIR_CHUNK = 1 << 23
+
+
+def _pair_chunks(pairs: Pairs):
+    for at in range(0, max(pairs.keys.shape[0], 1), PAIR_CHUNK):
+        keys = np.asarray(pairs.keys[at : at + PAIR_CHUNK])
+        a, b = split_keys(keys)
+        yield pa.table({"a": pa.array(a, pa.int32()), "b": pa.array(b, pa.int32()), "key": pa.array(keys, pa.uint64()),
+                        "docs": pa.array(np.asarray(pairs.docs[at : at + PAIR_CHUNK]), pa.int64())})
 
 
 def write_index(directory: Path, table: NameTable, pairs: Pairs, manifest: dict, sketch=None) -> None:
@@ -99,6 +108,11 @@ def write_index(directory: Path, table: NameTable, pairs: Pairs, manifest: dict,
             con.register(f"{name}_src", tbl)
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_src")
             con.unregister(f"{name}_src")
+        for i, chunk in enumerate(_pair_chunks(pairs)):
+            con.register("pairs_src", chunk)
+            con.execute("CREATE TABLE pairs AS SELECT * FROM pairs_src" if i == 0 else
+                        "INSERT INTO pairs SELECT * FROM pairs_src")
+            con.unregister("pairs_src")
         con.execute("CHECKPOINT")
     finally:
         con.close()

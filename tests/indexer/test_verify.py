@@ -83,3 +83,18 @@ def test_name_invariants(golden_index, tmp_path):
     mentions[0] = 0
     rewrite(data, "names.mentions.npy", mentions)
     assert any("fewer mentions than documents" in p for p in verify_index(data.parent))
+
+
+def test_the_duckdb_pair_table_copied_in_chunks_equals_the_arrays(tmp_path, corpus_files, monkeypatch):
+    import cooc.indexer.store as store
+    from cooc.indexer.duck import connect
+
+    monkeypatch.setattr(store, "PAIR_CHUNK", 3)  # the golden corpus has more pairs than that: several INSERTs
+    build([corpus_files["jsonl"]], tmp_path / "idx")
+    data = tmp_path / "idx" / json.loads((tmp_path / "idx" / "manifest.json").read_text())["data_dir"]
+    keys = np.load(data / "pairs.keys.npy")
+    assert keys.size > 3 and verify_index(tmp_path / "idx") == []
+    con = connect(data / "index.duckdb", read_only=True)
+    rows = con.execute("SELECT key FROM pairs ORDER BY key").fetchnumpy()["key"]
+    con.close()
+    assert np.array_equal(rows, keys)
