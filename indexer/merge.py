@@ -250,7 +250,8 @@ def merge_pairs(plan: BucketPlan, runner: Runner, staging: Path, opts: MergeOpti
     Each bucket sums its share of the parts and writes its totals in the order of the packed id keys
     (ids are assigned in hash order); the buckets' arrays, concatenated in bucket order, are the exact
     table. The sketch answers only for pairs pruned from the exact table (`min_pair_docs` > 1), so it
-    holds only those, and is sized once their number is known (`sketch_shape`).
+    holds only those, is sized once their number is known (`sketch_shape`), and is not built when
+    nothing was pruned.
     """
     laps = laps if laps is not None else Laps()
     counts = _reduce(runner, plan, "pairs", pairs_bucket)
@@ -263,9 +264,9 @@ def merge_pairs(plan: BucketPlan, runner: Runner, staging: Path, opts: MergeOpti
             docs_out[at : at + c["kept"]] = load_array(plan.path("pairs", k, "docs.npy"))
             at += c["kept"]
     laps.lap("concatenate")
-    sketch = None
-    if plan.min_pair_docs > 1:
-        sketch = CountMinSketch(sketch_shape(opts, sum(c["distinct"] - c["kept"] for c in counts)))
+    sketch, pruned = None, sum(c["distinct"] - c["kept"] for c in counts)
+    if pruned:  # nothing pruned: the exact table is complete and answers every pair
+        sketch = CountMinSketch(sketch_shape(opts, pruned))
         for k in range(plan.buckets):
             sketch.add_totals(load_array(plan.path("pairs", k, "below.keys.npy")),
                               load_array(plan.path("pairs", k, "below.docs.npy")))

@@ -112,7 +112,8 @@ class Index:
         #: the index counts every name the corpus writes (False: only a fixed list, `cooc build --vocab`)
         self.counts_every_name = bool(manifest["config"]["names"]["rules"])
         self._min_pair_docs = int(manifest["config"].get("min_pair_docs", 1))
-        self._complete = self._min_pair_docs <= 1
+        counts = manifest.get("counts", {})
+        self._complete = self._min_pair_docs <= 1 or counts.get("pairs_kept") == counts.get("pairs")
         self._sketch = None
         self._store: EvidenceStore | None = None
         if not self._complete and (self.data / SKETCH_FILE).is_file():

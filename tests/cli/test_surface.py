@@ -102,10 +102,15 @@ def test_stats_is_readable_text_with_separators(tmp_path):
     assert re.search(rf"^documents\s+1,400 from 1 input file: {info['tokens']:,} tokens", text, re.M), text
     assert re.search(r"^sketch\s+none \(the exact table is complete\)", text, re.M)
     pruned = tmp_path / "pruned"
-    run("merge", out, "-o", pruned, "--min-pair-docs", "2", "--sketch-mb", "1", "-q")
+    run("merge", out, "-o", pruned, "--min-pair-docs", "2", "--sketch-mb", "1", "-q")  # every pair is in 100+ docs
+    text = run("stats", "-i", pruned, "--verify").stdout
+    assert re.search(r"^sketch\s+none \(the exact table is complete\)", text, re.M), text
+    assert re.search(r"^pairs\s+15 \(all in the exact table, HyperLogLog estimate \d+\)$", text, re.M), text
+    assert re.search(r"^verify\s+ok$", text, re.M)
+    run("merge", out, "-o", pruned, "--force", "--min-pair-docs", "101", "--sketch-mb", "1", "-q")  # 100 docs: pruned
     text = run("stats", "-i", pruned, "--verify").stdout
     assert re.search(r"^sketch\s+4 x 65,536, rows filled 0\.\d\d%, .*, false positive rate < 0\.01%$", text, re.M), text
-    assert re.search(r"^pairs\s+15 \(all in the exact table, HyperLogLog estimate \d+\)$", text, re.M), text
+    assert re.search(r"^pairs\s+15 \(\d in the exact table \(those in >= 101 documents\), HyperLogLog", text, re.M), text
     assert re.search(r"^verify\s+ok$", text, re.M)
 
 
