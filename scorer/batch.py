@@ -28,12 +28,8 @@ from cooc.indexer.read import file_format, open_binary
 
 from .features import FEATURES
 from .index import Index
+from .options import DEFAULT_BATCH_ROWS, OUTPUT_SUFFIXES
 from .scorer import RiskReport, Scorer, format_report
-
-#: output formats of score-batch, by suffix
-OUTPUT_SUFFIXES = (".parquet", ".jsonl", ".csv")
-#: rows scored together (two matcher calls and one pair search per batch)
-DEFAULT_BATCH_ROWS = 4096
 
 
 @dataclass

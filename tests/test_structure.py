@@ -8,7 +8,11 @@ not by a list of names.
 """
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"indexer": "cooc.indexer", "scorer": "cooc.scorer", "cli": "cooc.cli"}
@@ -117,3 +121,66 @@ def test_the_checker_sees_a_cycle_and_a_relative_import(tmp_path):
     known = {"cooc.scorer.a", "cooc.scorer.b"}
     graph = {"cooc.scorer.a": _imports("cooc.scorer.a", a, known), "cooc.scorer.b": _imports("cooc.scorer.b", b, known)}
     assert _cycle(graph) == ["cooc.scorer.a", "cooc.scorer.b", "cooc.scorer.a"]
+
+
+CONFIG_SUFFIXES = ("Config", "Options", "Settings", "Limits", "Runner")
+
+
+def _positional_configs(source: str) -> list[str]:
+    """Config dataclasses (named ...Config, ...Options, ...) that accept their optional fields by position."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef) and node.name.endswith(CONFIG_SUFFIXES):
+            decorators = [ast.unparse(d) for d in node.decorator_list]
+            if not any(d.startswith("dataclass") for d in decorators):
+                continue
+            kw_only = any("kw_only=True" in d for d in decorators) or any(
+                isinstance(s, ast.AnnAssign) and ast.unparse(s.annotation) in ("KW_ONLY", "dataclasses.KW_ONLY")
+                for s in node.body)
+            if not kw_only:
+                found.append(node.name)
+    return found
+
+
+def test_configs_are_built_by_keyword():
+    """`ReadOptions(text_field="title,text")`, never `ReadOptions("title,text", "id", 2048)`: the language refuses it."""
+    paths = [p for d in (*PACKAGES, "benchmarks") for p in (ROOT / d).rglob("*.py")]
+    positional = [f"{p.relative_to(ROOT)}: {c}" for p in paths for c in _positional_configs(p.read_text())]
+    assert not positional, "\n".join(positional)
+    assert _positional_configs("@dataclass\nclass ReadOptions:\n    a: int = 1\n") == ["ReadOptions"]
+    assert _positional_configs("@dataclass(kw_only=True)\nclass ReadOptions:\n    a: int = 1\n") == []
+    assert _positional_configs("@dataclass\nclass BuildConfig:\n    a: int\n    _: KW_ONLY\n    b: int = 1\n") == []
+
+
+FRONTS = ("cooc.indexer", "cooc.scorer")
+
+
+def test_the_cli_imports_only_from_the_package_fronts():
+    tree = ast.parse((ROOT / "cli" / "main.py").read_text())
+    modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | \
+        {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert {m for m in modules if m and m.startswith("cooc.")} == set(FRONTS)
+
+
+def test_every_name_of_a_front_resolves_to_what_it_names():
+    import importlib
+    import types
+
+    for front in FRONTS:
+        package = importlib.import_module(front)
+        assert package.__all__ == sorted(package.__all__) and len(package.__all__) > 10
+        for name in package.__all__:
+            value = getattr(package, name)
+            assert not isinstance(value, types.ModuleType), f"{front}.{name} is shadowed by a submodule"
+            assert name in dir(package)
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        _ = importlib.import_module("cooc.scorer").nothing_here
+
+
+def test_cli_help_loads_no_scorer_module_but_its_options():
+    """The scorer's front is lazy: `cooc --help` and the indexer's commands do not pay for the scorer."""
+    code = ("import sys; from cooc.cli.main import cli; from click.testing import CliRunner; "
+            "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0 and 'score-batch' in r.output; "
+            "print(sorted(m for m in sys.modules if m.startswith('cooc.scorer')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['cooc.scorer', 'cooc.scorer.options']"

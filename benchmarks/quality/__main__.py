@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import KW_ONLY, asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +64,7 @@ class Variant:
     """
 
     name: str
+    _: KW_ONLY
     gazetteer: str | None = None
     ner_list: bool = False
     inner: bool = True
@@ -152,7 +153,7 @@ class Workbench:
         """The default build, plus what the variant changes."""
         return BuildConfig(inputs, out, gazetteer=self.gazetteer(v.gazetteer) if v.gazetteer else None,
                            vocab_file=self.ner_list() if v.ner_list else None, inner=v.inner, window=v.window,
-                           runner=LocalRunner(BUILD_WORKERS), force=True, progress=False)
+                           runner=LocalRunner(workers=BUILD_WORKERS), force=True, progress=False)
 
     def _settings(self, v: Variant, cfg: BuildConfig) -> dict:
         """What an index was built from: a rerun reuses it only when all of this is unchanged."""

@@ -60,8 +60,8 @@ def test_merge_of_gazetteer_parts(tmp_path, gazetteer):
 
 def test_workers_and_ranks_give_the_same_index(tmp_path):
     files = shard(tmp_path, DOCS * 3, 5)
-    build_index(cfg(files, tmp_path / "w1", runner=LocalRunner(1), merge=PRUNED))
-    build_index(cfg(files, tmp_path / "w2", runner=LocalRunner(2), merge=PRUNED))
+    build_index(cfg(files, tmp_path / "w1", runner=LocalRunner(workers=1), merge=PRUNED))
+    build_index(cfg(files, tmp_path / "w2", runner=LocalRunner(workers=2), merge=PRUNED))
     same_index(tmp_path / "w1", tmp_path / "w2")
     for rank in range(3):  # --world-size > 1 needs no shared vocabulary any more
         r = build_index(cfg(files, tmp_path / "ranks", rank=rank, world_size=3))
@@ -164,9 +164,9 @@ def test_parts_survive_a_failing_shard(tmp_path):
     bad = tmp_path / "shards" / "s99.jsonl"
     bad.write_text('{"body": "no text field"}\n')
     with pytest.raises(CoocError, match="s99.jsonl"):
-        build_index(cfg([*files, bad], tmp_path / "idx", runner=LocalRunner(2)))
+        build_index(cfg([*files, bad], tmp_path / "idx", runner=LocalRunner(workers=2)))
     bad.unlink()
-    r = build_index(cfg(files, tmp_path / "idx", runner=LocalRunner(2)))
+    r = build_index(cfg(files, tmp_path / "idx", runner=LocalRunner(workers=2)))
     assert r.shards_counted < 3  # the finished shards were kept
 
 
@@ -224,7 +224,7 @@ def test_display_names_are_reproducible(tmp_path):
 def test_any_number_of_buckets_and_workers_gives_the_same_index(tmp_path, corpus_files, buckets, workers):
     build_index(cfg([corpus_files["jsonl"]], tmp_path / "one", merge=PRUNED))  # one bucket (the automatic choice)
     merge([tmp_path / "one"], tmp_path / "b", MergeOptions(sketch_mb=0.25, min_pair_docs=2, buckets=buckets),
-          LocalRunner(workers))
+          LocalRunner(workers=workers))
     same_index(tmp_path / "one", tmp_path / "b")
     assert Index.open(tmp_path / "b").manifest["config"]["buckets"] == buckets
     assert not (tmp_path / "b" / ".merge-work").exists()  # published: the buckets' work is removed
