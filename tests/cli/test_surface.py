@@ -1,6 +1,7 @@
 """The command line as a user meets it (issue #14): pipes, readable output, --json/-q, help, stdin, top.
 
-Real `cooc` subprocesses on tests/scorer/corpus.py (14 documents; counts worked out there)."""
+On tests/scorer/corpus.py (14 documents; counts worked out there). Commands run in this process (see
+tests/cli/test_cli.py); pipes and stdin need real `cooc` subprocesses (marked slow)."""
 
 import csv
 import json
@@ -111,6 +112,7 @@ def test_stats_is_readable_text_with_separators(tmp_path):
 
 # ---- score: stdin, did you mean ------------------------------------------------------------------
 
+@pytest.mark.slow  # four fresh interpreters: `score -` reads the real stdin file descriptor
 def test_score_reads_jsonl_rows_from_stdin_one_report_per_row(index_dir):
     rows = [{"question": "Who founded Microsoft?", "answer": "Bill Gates"},
             {"question": "Who founded Microsoft?", "answer": "Paul Allen"},

@@ -19,8 +19,9 @@ from cooc.scorer import Index
 from tests.conftest import DOCS, SAMPLE, write_jsonl
 from tests.helpers import COUNT_FILES, same_index
 
-SMALL = MergeOptions(sketch_mb=0.25)
-PRUNED = MergeOptions(sketch_mb=0.25, min_pair_docs=2)  # pairs in 1 document only in the sketch
+# no evidence store: these tests compare counts (tests/indexer/test_evidence.py merges the stores)
+SMALL = MergeOptions(sketch_mb=0.25, evidence=False)
+PRUNED = MergeOptions(sketch_mb=0.25, min_pair_docs=2, evidence=False)  # pairs in 1 document only in the sketch
 
 
 def cfg(inputs, out, gazetteer=None, **kw) -> BuildConfig:
@@ -215,7 +216,7 @@ def test_display_names_are_reproducible(tmp_path):
     build_index(cfg([shards], tmp_path / "idx"))
     seen = set()
     for _ in range(12):  # both forms turn up within a few merges of the same parts
-        merge([tmp_path / "idx"], tmp_path / "idx", MergeOptions(sketch_mb=0.25), force=True)
+        merge([tmp_path / "idx"], tmp_path / "idx", SMALL, force=True)
         seen.add(Index.open(tmp_path / "idx").entity("Paris").name)
     assert len(seen) == 1, seen
 
@@ -223,7 +224,7 @@ def test_display_names_are_reproducible(tmp_path):
 @pytest.mark.parametrize("buckets, workers", [(2, 1), (8, 2), (64, 2)])
 def test_any_number_of_buckets_and_workers_gives_the_same_index(tmp_path, corpus_files, buckets, workers):
     build_index(cfg([corpus_files["jsonl"]], tmp_path / "one", merge=PRUNED))  # one bucket (the automatic choice)
-    merge([tmp_path / "one"], tmp_path / "b", MergeOptions(sketch_mb=0.25, min_pair_docs=2, buckets=buckets),
+    merge([tmp_path / "one"], tmp_path / "b", MergeOptions(sketch_mb=0.25, min_pair_docs=2, buckets=buckets, evidence=False),
           LocalRunner(workers=workers))
     same_index(tmp_path / "one", tmp_path / "b")
     assert Index.open(tmp_path / "b").manifest["config"]["buckets"] == buckets
@@ -252,7 +253,7 @@ class _StopAfter:
 
 def test_an_interrupted_merge_reduces_only_the_unfinished_buckets(tmp_path, corpus_files):
     build_index(cfg([corpus_files["jsonl"]], tmp_path / "ref"))
-    opts = MergeOptions(sketch_mb=0.25, buckets=4)
+    opts = MergeOptions(sketch_mb=0.25, buckets=4, evidence=False)
     with pytest.raises(CoocError, match="killed"):
         merge([tmp_path / "ref"], tmp_path / "idx", opts, _StopAfter(6), force=True)  # 4 names buckets, 2 pairs buckets
     again = _StopAfter()
