@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from cooc.indexer.atomic import atomic_path
 from cooc.indexer.errors import CoocError
 from cooc.indexer.read import file_format, open_binary
 
@@ -192,13 +193,12 @@ def score_batch(index_path: Path, input_path: Path, output: Path, question_field
     if kind is None:
         raise CoocError(f"{output}: output must end in {', '.join(OUTPUT_SUFFIXES)}")
     scorer = Scorer(Index.open(index_path), policy)
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
     t0 = time.perf_counter()
     n = 0
     bar = tqdm(total=_row_count(input_path), unit=" rows", desc="scoring", disable=not progress, dynamic_ncols=True,
                delay=1.0)
     try:
-        with open(tmp, "wb") as fh:
+        with atomic_path(output) as tmp, open(tmp, "wb") as fh:
             out = _WRITERS[kind](fh)
             try:
                 for rows in iter_rows(input_path, batch_size):
@@ -209,10 +209,6 @@ def score_batch(index_path: Path, input_path: Path, output: Path, question_field
                     bar.update(len(rows))
             finally:  # also on an error: a writer must not outlive its file (the temporary file is removed)
                 out.close()
-        os.replace(tmp, output)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     finally:
         bar.close()
     return BatchResult(n, time.perf_counter() - t0, output)

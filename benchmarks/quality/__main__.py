@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cooc.indexer.atomic import atomic_path
 from cooc.indexer.build import BuildConfig, build_index
 from cooc.indexer.count import WINDOW_DOC
 from cooc.indexer.errors import CoocError
@@ -536,9 +537,8 @@ def main(argv: list[str] | None = None) -> None:
     head = head_section(a, len(eval_rows), len(rows), main_index, table, roc)
     md = [*head, *failures, *matched, *joint, *ablations, *gap, *model,
           f"Total time: {time.perf_counter() - t_start:.0f} s.", ""]
-    tmp = a.out / "results.md.tmp"
-    tmp.write_text("\n".join(md), encoding="utf-8")
-    tmp.replace(a.out / "results.md")
+    with atomic_path(a.out / "results.md") as tmp:
+        tmp.write_text("\n".join(md), encoding="utf-8")
     print("\n".join(head + joint + ablations))
     print(f"wrote {a.out / 'results.md'}{', ' + str(a.out / 'roc.png') if roc else ''}, {a.out / 'rows.csv'}")
 

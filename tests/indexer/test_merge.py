@@ -35,6 +35,7 @@ def shard(tmp_path, docs, n):
     return [write_jsonl(d / f"s{i:02d}.jsonl", docs[i::n]) for i in range(n)]
 
 
+@pytest.mark.slow  # 8 examples x 3 builds and a merge; the tests below merge fixed splits
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(DOCS), min_size=2, max_size=16), st.integers(2, 4), st.data())
 def test_merge_of_parts_equals_one_shot_build(tmp_path_factory, docs, n, data):
@@ -208,6 +209,7 @@ def test_the_sketch_depends_only_on_the_pair_totals(tmp_path):
     assert np.array_equal(np.load(tmp_path / "16" / "sketch.npy"), np.load(tmp_path / "1024" / "sketch.npy"))
 
 
+@pytest.mark.slow  # 12 merges of the same parts
 def test_display_names_are_reproducible(tmp_path):
     shards = tmp_path / "shards"
     shards.mkdir()
@@ -221,11 +223,11 @@ def test_display_names_are_reproducible(tmp_path):
     assert len(seen) == 1, seen
 
 
-@pytest.mark.parametrize("buckets, workers", [(2, 1), (8, 2), (64, 2)])
+@pytest.mark.parametrize("buckets, workers", [(2, 1), (8, 2), pytest.param(64, 2, marks=pytest.mark.slow)])
 def test_any_number_of_buckets_and_workers_gives_the_same_index(tmp_path, corpus_files, buckets, workers):
     build_index(cfg([corpus_files["jsonl"]], tmp_path / "one", merge=PRUNED))  # one bucket (the automatic choice)
-    merge([tmp_path / "one"], tmp_path / "b", MergeOptions(sketch_mb=0.25, min_pair_docs=2, buckets=buckets, evidence=False),
-          LocalRunner(workers=workers))
+    opts = MergeOptions(sketch_mb=0.25, min_pair_docs=2, buckets=buckets, evidence=False)
+    merge([tmp_path / "one"], tmp_path / "b", opts, LocalRunner(workers=workers))
     same_index(tmp_path / "one", tmp_path / "b")
     assert Index.open(tmp_path / "b").manifest["config"]["buckets"] == buckets
     assert not (tmp_path / "b" / ".merge-work").exists()  # published: the buckets' work is removed
