@@ -89,11 +89,9 @@ def test_build_score_lookup_stats_end_to_end(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_entry_point_in_a_fresh_interpreter(tmp_path):
+def test_the_entry_point_in_a_fresh_interpreter(tmp_path, index_dir):
     """`python -m cooc.cli.main` as the `cooc` script runs it: a report on stdout, a one-line error and status 1."""
-    out = tmp_path / "idx"
-    assert "14 documents" in run("build", write_gz(tmp_path / "docs.jsonl.gz"), "-o", out, process=True).stdout
-    text = run("score", "-i", out, "Who founded Microsoft?", "--answer", "bill gates", process=True).stdout
+    text = run("score", "-i", index_dir, "Who founded Microsoft?", "--answer", "bill gates", process=True).stdout
     assert "'Microsoft' + 'Bill Gates': 1 document (exact" in text
     one_line_error(run("stats", "-i", tmp_path / "nowhere", ok=False, process=True), "no such index directory")
 
