@@ -283,8 +283,9 @@ def score(index_dir, question, answer, from_stdin, question_field, answer_field,
     if from_stdin and question not in (None, "-"):
         raise click.UsageError("--stdin reads the questions from stdin: give no QUESTION (or '-')")
     if from_stdin or question == "-":
-        scorer.score_stream(scorer.Scorer(scorer.Index.open(index_dir), policy), scorer.available_lines(sys.stdin.fileno()), sys.stdout,
-                     question_field, answer_field or None, as_json)
+        scorer.score_stream(scorer.Scorer(scorer.Index.open(index_dir), policy),
+                            scorer.available_lines(sys.stdin.fileno()), sys.stdout, question_field,
+                            answer_field or None, as_json)
         return
     if question is None:
         raise click.UsageError("give a QUESTION, or '-' (or --stdin) to score JSONL rows from stdin")
