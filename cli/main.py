@@ -382,7 +382,7 @@ def score_batch_cmd(index_dir, input_path, output, question_field, answer_field,
                     as_json) -> None:
     """Score every row of a JSONL/Parquet file; write input fields + risk, confidence, reason, flags, features."""
     r = scorer.score_batch(index_dir, input_path, output, question_field, answer_field or None, policy, batch_size,
-                    progress=not quiet)
+                           progress=not quiet)
     if as_json:
         _echo_json({**dataclasses.asdict(r), "rows_per_second": r.rows_per_second})
     elif not quiet:
@@ -402,7 +402,7 @@ def score_batch_cmd(index_dir, input_path, output, question_field, answer_field,
 def calibrate(index_dir, labelled, question_field, answer_field, label_field, folds, quiet, as_json) -> None:
     """Fit the `calibrated` policy on labelled rows (stored in the index); report CV AUROC and Brier."""
     m = scorer.calibrate_index(index_dir, labelled, question_field, answer_field or None, label_field, folds,
-                        progress=not quiet)
+                               progress=not quiet)
     if as_json:
         _echo_json(m)
     elif not quiet:
@@ -427,9 +427,9 @@ def calibrate(index_dir, labelled, question_field, answer_field, label_field, fo
 @quiet_option
 def serve(index_dir, host, port, policy, max_body_bytes, max_items, request_seconds, quiet) -> None:
     """Serve POST /score, GET /lookup, GET /healthz and the OpenAPI schema over HTTP."""
-    scorer.serve_index(index_dir, host, port, policy, Limits(max_body_bytes=max_body_bytes, max_items=max_items,
-                                                      request_seconds=request_seconds),
-                announce=None if quiet else lambda line: click.echo(line, err=True))
+    limits = Limits(max_body_bytes=max_body_bytes, max_items=max_items, request_seconds=request_seconds)
+    scorer.serve_index(index_dir, host, port, policy, limits,
+                       announce=None if quiet else lambda line: click.echo(line, err=True))
 
 
 @cli.command()
