@@ -136,7 +136,7 @@ def stages(files: list[Path], work: Path) -> dict:
     parts_dir = out / PARTS_DIR
     parts_dir.mkdir(parents=True)
     cfg = BuildConfig([str(f) for f in files], out)
-    opts = CountOptions(part_settings(cfg), cfg.read, None, cfg.memory_mb)
+    opts = CountOptions(settings=part_settings(cfg), read=cfg.read, memory_mb=cfg.memory_mb)
     t = {"read": 0.0, "count": 0.0, "evidence": 0.0, "store": 0.0}
 
     def timer(stage: str, seconds: float) -> None:

@@ -12,36 +12,27 @@ from pathlib import Path
 
 import click
 
-from cooc.indexer.build import BuildConfig, build_index, format_build, parse_window
-from cooc.indexer.count import WINDOW_DOC
-from cooc.indexer.dedup import DEDUP_MODES
-from cooc.indexer.errors import CoocError
-from cooc.indexer.merge import MergeOptions, format_merge
-from cooc.indexer.merge import merge as merge_index
-from cooc.indexer.read import ReadOptions
-from cooc.indexer.runner import RayRunner, Runner, default_processes, make_runner
-from cooc.indexer.vocab import VocabConfig, make_vocabulary
-from cooc.scorer.batch import DEFAULT_BATCH_ROWS, OUTPUT_SUFFIXES, available_lines, score_batch, score_stream
-from cooc.scorer.calibrate import calibrate as calibrate_index
-from cooc.scorer.demo import format_demo, run_demo
-from cooc.scorer.evidence import format_evidence, format_retrieved
-from cooc.scorer.index import TOP_ORDERS, Index
-from cooc.scorer.model import DEFAULT_FOLDS
-from cooc.scorer.policy import POLICIES
-from cooc.scorer.scorer import Scorer
-from cooc.scorer.serve import Limits
-from cooc.scorer.serve import serve as serve_index
-from cooc.scorer.show import (
-    format_lookup,
-    format_score,
-    format_stats,
-    format_top,
-    lookup_report,
-    score_report,
-    stats_report,
-    top_report,
-    unknown_names,
+import cooc.scorer as scorer
+from cooc.indexer import (
+    DEDUP_MODES,
+    WINDOW_DOC,
+    BuildConfig,
+    CoocError,
+    MergeOptions,
+    RayRunner,
+    ReadOptions,
+    Runner,
+    VocabConfig,
+    build_index,
+    default_processes,
+    format_build,
+    format_merge,
+    make_runner,
+    make_vocabulary,
+    merge_index,
+    parse_window,
 )
+from cooc.scorer import DEFAULT_BATCH_ROWS, DEFAULT_FOLDS, OUTPUT_SUFFIXES, POLICIES, TOP_ORDERS, Limits
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 
@@ -173,12 +164,14 @@ _runner_options = _options(
 
 
 def _runner(o) -> Runner:
-    return make_runner(o["executor"], o["workers"], o["ray_address"], o["max_retries"])
+    return make_runner(executor=o["executor"], workers=o["workers"], ray_address=o["ray_address"],
+                       max_retries=o["max_retries"])
 
 
 def _read(o) -> ReadOptions:
-    return ReadOptions(o["text_field"], o["id_field"], o["batch_size"], o["txt_lines"], o["strict"],
-                       int(o["max_doc_mb"] * (1 << 20)), o["skip_unreadable"])
+    return ReadOptions(text_field=o["text_field"], id_field=o["id_field"], batch_size=o["batch_size"],
+                       txt_lines=o["txt_lines"], strict=o["strict"], max_doc_bytes=int(o["max_doc_mb"] * (1 << 20)),
+                       skip_unreadable=o["skip_unreadable"])
 
 
 def _vocab(o, progress: bool) -> VocabConfig:
@@ -290,16 +283,17 @@ def score(index_dir, question, answer, from_stdin, question_field, answer_field,
     if from_stdin and question not in (None, "-"):
         raise click.UsageError("--stdin reads the questions from stdin: give no QUESTION (or '-')")
     if from_stdin or question == "-":
-        score_stream(Scorer(Index.open(index_dir), policy), available_lines(sys.stdin.fileno()), sys.stdout,
-                     question_field, answer_field or None, as_json)
+        scorer.score_stream(scorer.Scorer(scorer.Index.open(index_dir), policy),
+                            scorer.available_lines(sys.stdin.fileno()), sys.stdout, question_field,
+                            answer_field or None, as_json)
         return
     if question is None:
         raise click.UsageError("give a QUESTION, or '-' (or --stdin) to score JSONL rows from stdin")
-    report, suggestions = score_report(Index.open(index_dir), question, answer, policy, evidence_docs)
+    report, suggestions = scorer.score_report(scorer.Index.open(index_dir), question, answer, policy, evidence_docs)
     if as_json:
         _echo_json({**report.to_dict(), "did_you_mean": suggestions})
     else:
-        click.echo(format_score(report, suggestions))
+        click.echo(scorer.format_score(report, suggestions))
 
 
 @cli.command("evidence")
@@ -311,8 +305,8 @@ def score(index_dir, question, answer, from_stdin, question_field, answer_field,
 @json_option
 def evidence_cmd(index_dir, names, window, limit, as_json) -> None:
     """The documents where all the names (or phrases) occur, with a snippet around the mentions."""
-    r = Index.open(index_dir).evidence(list(names), None if window == WINDOW_DOC else window, limit)
-    click.echo(json.dumps(r.to_dict(), indent=2, ensure_ascii=False) if as_json else format_evidence(r))
+    r = scorer.Index.open(index_dir).evidence(list(names), None if window == WINDOW_DOC else window, limit)
+    click.echo(json.dumps(r.to_dict(), indent=2, ensure_ascii=False) if as_json else scorer.format_evidence(r))
 
 
 @cli.command("retrieve")
@@ -322,9 +316,9 @@ def evidence_cmd(index_dir, names, window, limit, as_json) -> None:
 @json_option
 def retrieve_cmd(index_dir, question, k, as_json) -> None:
     """The BM25 top-k documents of the indexed corpus for a question (the retrieve step of a RAG loop)."""
-    docs = Index.open(index_dir).retrieve(question, k)
+    docs = scorer.Index.open(index_dir).retrieve(question, k)
     click.echo(json.dumps([asdict(d) for d in docs], indent=2, ensure_ascii=False) if as_json
-               else format_retrieved(docs))
+               else scorer.format_retrieved(docs))
 
 
 @cli.command("lookup")
@@ -334,9 +328,9 @@ def retrieve_cmd(index_dir, question, k, as_json) -> None:
 @json_option
 def lookup_cmd(index_dir, entity, entity2, as_json) -> None:
     """Document counts of a name, or of two names and their pair; exit status 1 if the index lacks a name."""
-    report = lookup_report(Index.open(index_dir), entity, entity2)
-    _echo_json(report) if as_json else click.echo(format_lookup(report))
-    if unknown_names(report):
+    report = scorer.lookup_report(scorer.Index.open(index_dir), entity, entity2)
+    _echo_json(report) if as_json else click.echo(scorer.format_lookup(report))
+    if scorer.unknown_names(report):
         raise click.exceptions.Exit(1)
 
 
@@ -352,8 +346,8 @@ def lookup_cmd(index_dir, entity, entity2, as_json) -> None:
 def top(index_dir, name, k, by, min_docs, as_json) -> None:
     """The names that co-occur most with NAME; exit status 1 if the index lacks it."""
     orders = TOP_ORDERS if by == "both" else (by,)
-    report = top_report(Index.open(index_dir), name, k, min_docs, orders)
-    _echo_json(report) if as_json else click.echo(format_top(report))
+    report = scorer.top_report(scorer.Index.open(index_dir), name, k, min_docs, orders)
+    _echo_json(report) if as_json else click.echo(scorer.format_top(report))
     if report["entity"] is None:
         raise click.exceptions.Exit(1)
 
@@ -364,8 +358,8 @@ def top(index_dir, name, k, by, min_docs, as_json) -> None:
 @click.option("--verify", is_flag=True, help="Also check file checksums and count invariants; exit 1 on a problem.")
 def stats(index_dir, as_json, verify) -> None:
     """Documents, tokens, names and pairs of an index."""
-    info = stats_report(index_dir, verify)
-    _echo_json(info) if as_json else click.echo(format_stats(info))
+    info = scorer.stats_report(index_dir, verify)
+    _echo_json(info) if as_json else click.echo(scorer.format_stats(info))
     problems = info.get("verify", "ok")
     if problems != "ok":
         raise click.ClickException(f"{index_dir}: {len(problems)} problem(s): " + "; ".join(problems))
@@ -387,8 +381,8 @@ def stats(index_dir, as_json, verify) -> None:
 def score_batch_cmd(index_dir, input_path, output, question_field, answer_field, policy, batch_size, quiet,
                     as_json) -> None:
     """Score every row of a JSONL/Parquet file; write input fields + risk, confidence, reason, flags, features."""
-    r = score_batch(index_dir, input_path, output, question_field, answer_field or None, policy, batch_size,
-                    progress=not quiet)
+    r = scorer.score_batch(index_dir, input_path, output, question_field, answer_field or None, policy, batch_size,
+                           progress=not quiet)
     if as_json:
         _echo_json({**dataclasses.asdict(r), "rows_per_second": r.rows_per_second})
     elif not quiet:
@@ -407,8 +401,8 @@ def score_batch_cmd(index_dir, input_path, output, question_field, answer_field,
 @json_option
 def calibrate(index_dir, labelled, question_field, answer_field, label_field, folds, quiet, as_json) -> None:
     """Fit the `calibrated` policy on labelled rows (stored in the index); report CV AUROC and Brier."""
-    m = calibrate_index(index_dir, labelled, question_field, answer_field or None, label_field, folds,
-                        progress=not quiet)
+    m = scorer.calibrate_index(index_dir, labelled, question_field, answer_field or None, label_field, folds,
+                               progress=not quiet)
     if as_json:
         _echo_json(m)
     elif not quiet:
@@ -433,9 +427,9 @@ def calibrate(index_dir, labelled, question_field, answer_field, label_field, fo
 @quiet_option
 def serve(index_dir, host, port, policy, max_body_bytes, max_items, request_seconds, quiet) -> None:
     """Serve POST /score, GET /lookup, GET /healthz and the OpenAPI schema over HTTP."""
-    serve_index(index_dir, host, port, policy, Limits(max_body_bytes=max_body_bytes, max_items=max_items,
-                                                      request_seconds=request_seconds),
-                announce=None if quiet else lambda line: click.echo(line, err=True))
+    limits = Limits(max_body_bytes=max_body_bytes, max_items=max_items, request_seconds=request_seconds)
+    scorer.serve_index(index_dir, host, port, policy, limits,
+                       announce=None if quiet else lambda line: click.echo(line, err=True))
 
 
 @cli.command()
@@ -447,12 +441,12 @@ def serve(index_dir, host, port, policy, max_body_bytes, max_items, request_seco
 @json_option
 def demo(data_dir, output, quiet, as_json) -> None:
     """Build the bundled sample index and score HaluEval questions with right and hallucinated answers."""
-    result, reports = run_demo(data_dir, output, progress=not quiet)
+    result, reports = scorer.run_demo(data_dir, output, progress=not quiet)
     if as_json:
         _echo_json({"build": dataclasses.asdict(result),
                     "reports": [{"label": ex.label, **rep.to_dict()} for ex, rep in reports]})
         return
-    click.echo(format_demo(None if quiet else result, reports))
+    click.echo(scorer.format_demo(None if quiet else result, reports))
 
 
 def main() -> None:

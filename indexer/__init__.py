@@ -1,23 +1,30 @@
 """cooc.indexer: read corpus shards, find every name, count names and pairs, store the index.
 
 Importing a submodule (`cooc.indexer.names`, the scorer's `cooc.indexer.layout`) does not load
-the build machinery (pyarrow, duckdb, process pools): the names below load on first use.
+the build machinery (pyarrow, duckdb, process pools): the names below load on first use (PEP 562).
 """
 
 from __future__ import annotations
 
-from importlib import import_module
+from .lazy import lazy_front
 
-__all__ = [
-    "BuildConfig", "BuildResult", "CoocError", "IndexFormatError", "ReadError", "build_index",
-    "normalize_key", "normalize_text",
-]
-_HOME = {"BuildConfig": "build", "BuildResult": "build", "build_index": "build", "CoocError": "errors",
-         "IndexFormatError": "errors", "ReadError": "errors", "normalize_key": "normalize",
-         "normalize_text": "normalize"}
+#: public name -> (module, name there); `merge_index` is named apart from its module (`cooc.indexer.merge`),
+#: which a submodule import would otherwise shadow
+_HOME = {
+    "BuildConfig": ("build", "BuildConfig"), "BuildResult": ("build", "BuildResult"),
+    "build_index": ("build", "build_index"), "format_build": ("build", "format_build"),
+    "parse_window": ("build", "parse_window"),
+    "WINDOW_DOC": ("count", "WINDOW_DOC"), "DEDUP_MODES": ("dedup", "DEDUP_MODES"),
+    "CoocError": ("errors", "CoocError"), "IndexFormatError": ("errors", "IndexFormatError"),
+    "ReadError": ("errors", "ReadError"),
+    "MergeOptions": ("merge", "MergeOptions"), "MergeResult": ("merge", "MergeResult"),
+    "format_merge": ("merge", "format_merge"), "merge_index": ("merge", "merge"),
+    "normalize_key": ("normalize", "normalize_key"), "normalize_text": ("normalize", "normalize_text"),
+    "ReadOptions": ("read", "ReadOptions"),
+    "LocalRunner": ("runner", "LocalRunner"), "RayRunner": ("runner", "RayRunner"), "Runner": ("runner", "Runner"),
+    "default_processes": ("runner", "default_processes"), "make_runner": ("runner", "make_runner"),
+    "VocabConfig": ("vocab", "VocabConfig"), "make_vocabulary": ("vocab", "make_vocabulary"),
+}
+__all__ = sorted(_HOME)
 
-
-def __getattr__(name: str):
-    if name in _HOME:
-        return getattr(import_module(f".{_HOME[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_front(__name__, _HOME)

@@ -12,7 +12,7 @@ sums them.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -50,12 +50,13 @@ def parse_window(value: str | int) -> int:
 class BuildConfig:
     inputs: list[str]
     output: Path
+    _: KW_ONLY  # the rest by name: BuildConfig(inputs, output, window=25)
     read: ReadOptions = field(default_factory=ReadOptions)
     gazetteer: Path | None = None  # names to find in any case, with aliases, besides the rule's
     vocab_file: Path | None = None  # count exactly this list (a gazetteer) and nothing else
     inner: bool = True  # a name also counts the names inside it ("Paris" of "Treaty of Paris")
     window: int = 1000  # tokens between mention starts; WINDOW_DOC = whole document
-    runner: Runner = field(default_factory=lambda: LocalRunner(1))  # where shards (and merge buckets) run
+    runner: Runner = field(default_factory=lambda: LocalRunner(workers=1))  # where shards (and merge buckets) run
     rank: int = 0
     world_size: int = 1
     dedup: str | None = None  # None, "exact" or "near"
@@ -161,8 +162,8 @@ def _build_locked(cfg: BuildConfig, output: Path) -> BuildResult:
     parts_dir.mkdir(parents=True, exist_ok=True)
     if gazetteer is not None:
         _write_aliases(parts_dir, gazetteer)
-    opts = CountOptions(settings, cfg.read, str(Path(cfg.names_file).resolve()) if cfg.names_file else None,
-                        cfg.memory_mb, cfg.merge.evidence)
+    opts = CountOptions(settings=settings, read=cfg.read, memory_mb=cfg.memory_mb, evidence=cfg.merge.evidence,
+                        gazetteer_path=str(Path(cfg.names_file).resolve()) if cfg.names_file else None)
     todo = [p for p in mine if not is_done(parts_dir, p, settings, cfg.merge.evidence)]
     drop = plan_dedup(files, cfg.read, cfg.dedup, cfg.dedup_threshold, progress=cfg.progress).drop \
         if cfg.dedup and todo else {}

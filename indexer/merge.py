@@ -67,7 +67,7 @@ def cooc_version() -> str:
         return "unknown"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class MergeOptions:
     min_pair_docs: int = 1  # pairs below this stay only in the sketch (built only when something is pruned)
     sketch_mb: float | None = None  # None: sized to the pruned pairs (sketch_shape)
@@ -350,7 +350,7 @@ def merge_parts(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions
     bar = tqdm(total=3, desc="merging", unit=" steps", disable=not progress, dynamic_ncols=True, delay=1.0,
                bar_format="{desc}: {n}/{total}{postfix} [{elapsed}]")
     bar.set_postfix_str(f"names of {len(parts):,} parts")
-    runner = runner or LocalRunner(opts.workers)
+    runner = runner or LocalRunner(workers=opts.workers)
     output.mkdir(parents=True, exist_ok=True)
     plan = _plan(parts, output, opts, runner)
     _reduce(runner, plan, "names", names_bucket)

@@ -61,7 +61,7 @@ __all__ = ["PARTS_DIR", "PART_FORMAT", "PartSettings", "count_shard", "count_sha
            "part_name", "run_files"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PartSettings:
     """Everything that changes a part's numbers; parts merge only when these agree."""
 
@@ -81,7 +81,7 @@ class PartSettings:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CountOptions:
     """How a shard is counted (what a worker needs besides the file)."""
 

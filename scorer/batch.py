@@ -23,17 +23,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from cooc.indexer.atomic import atomic_path
 from cooc.indexer.errors import CoocError
 from cooc.indexer.read import file_format, open_binary
 
 from .features import FEATURES
 from .index import Index
+from .options import DEFAULT_BATCH_ROWS, OUTPUT_SUFFIXES
 from .scorer import RiskReport, Scorer, format_report
-
-#: output formats of score-batch, by suffix
-OUTPUT_SUFFIXES = (".parquet", ".jsonl", ".csv")
-#: rows scored together (two matcher calls and one pair search per batch)
-DEFAULT_BATCH_ROWS = 4096
 
 
 @dataclass
@@ -196,13 +193,12 @@ def score_batch(index_path: Path, input_path: Path, output: Path, question_field
     if kind is None:
         raise CoocError(f"{output}: output must end in {', '.join(OUTPUT_SUFFIXES)}")
     scorer = Scorer(Index.open(index_path), policy)
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
     t0 = time.perf_counter()
     n = 0
     bar = tqdm(total=_row_count(input_path), unit=" rows", desc="scoring", disable=not progress, dynamic_ncols=True,
                delay=1.0)
     try:
-        with open(tmp, "wb") as fh:
+        with atomic_path(output) as tmp, open(tmp, "wb") as fh:
             out = _WRITERS[kind](fh)
             try:
                 for rows in iter_rows(input_path, batch_size):
@@ -213,10 +209,6 @@ def score_batch(index_path: Path, input_path: Path, output: Path, question_field
                     bar.update(len(rows))
             finally:  # also on an error: a writer must not outlive its file (the temporary file is removed)
                 out.close()
-        os.replace(tmp, output)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     finally:
         bar.close()
     return BatchResult(n, time.perf_counter() - t0, output)

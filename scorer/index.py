@@ -31,6 +31,7 @@ from cooc.indexer.store import data_dir, read_manifest
 
 from .evidence import EvidenceDoc, EvidenceResult, EvidenceStore
 from .features import npmi_many
+from .options import TOP_ORDERS
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,6 @@ class Neighbour:
     docs: int
     name_docs: int  # documents naming the neighbour at all
     npmi: float
-
-
-TOP_ORDERS = ("docs", "npmi")
 
 
 class Index:

@@ -25,7 +25,7 @@ YES_NO = frozenset({"yes", "no"})
 JOINT_MODES = ("rarest", "all", "best_pair", "window", "off")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class JointOptions:
     """joint: which question entities an answer name must share a document with ("rarest": the rarest known
     one; "all": all known ones at once; "best_pair": any one, at document level; "window": the rarest, from the

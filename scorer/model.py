@@ -22,6 +22,7 @@ from cooc.indexer.layout import DUCKDB_FILE
 from cooc.indexer.store import read_manifest
 
 from .features import FEATURES
+from .options import DEFAULT_FOLDS
 
 __all__ = ["CALIBRATION_FILE", "DEFAULT_FOLDS", "CalibrationModel", "auroc", "fit", "fit_logistic", "load_model",
            "save_model", "sigmoid", "standardize"]
@@ -117,10 +118,6 @@ def fit(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -> Calibrat
     w = fit_logistic((x - mean) / std, y)
     return CalibrationModel(list(FEATURES), mean.tolist(), std.tolist(), w.tolist(), auroc(y, pred),
                             float(np.mean((pred - y) ** 2)), len(y), int(y.sum()))
-
-
-#: cross-validation folds of `cooc calibrate`
-DEFAULT_FOLDS = 5
 
 
 def save_model(index_path: Path, model: CalibrationModel) -> None:

@@ -51,6 +51,7 @@ from pathlib import Path
 from .features import npmi
 from .joint import AnswerWords, JointSupport
 from .model import load_model
+from .options import POLICIES
 from .words import plural
 
 #: Risk reported when neither question nor answer contains an entity: cooc cannot tell.
@@ -174,9 +175,6 @@ def quco(ev: Evidence) -> Decision:
     if not all_docs:
         return Decision(NEUTRAL_RISK, "no entity found in question or answer: neutral risk")
     return Decision(0.0, "no QuCo-RAG rule fired")
-
-
-POLICIES = ("graded", "quco", "calibrated")
 
 
 def get_policy(name: str, index_path: Path | None = None, manifest: dict | None = None) -> Callable[[Evidence], Decision]:

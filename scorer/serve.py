@@ -20,29 +20,17 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from cooc.indexer.errors import CoocError
 
 from .index import Index, lookup
-from .policy import POLICIES
+from .options import POLICIES, Limits
 from .scorer import Scorer
 
 #: items scored per step of a batch: the time-out stops the work between steps
 CHUNK_ITEMS = 32
-
-
-@dataclass
-class Limits:
-    max_body_bytes: int = 1 << 20
-    max_items: int = 1000
-    max_text_chars: int = 20_000
-    request_seconds: float = 10.0  # whole request, body upload included
-    max_pairs: int = 100_000  # pairs looked up for one request
-    max_reply_bytes: int = 32 << 20
-    max_in_flight: int = 32  # requests being received or worked on; more get a JSON 503 (/healthz is exempt)
-    header_seconds: float = 5.0  # a connection must send a whole request head within this, and idle no longer
 
 
 def _require():

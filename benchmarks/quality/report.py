@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cooc.indexer.atomic import atomic_path
 from cooc.indexer.normalize import normalize_key, normalize_text
 
 from .metrics import auprc, auroc, bootstrap_ci, recall_at_fpr, roc_curve, threshold_at_fpr
@@ -90,10 +91,9 @@ def plot_roc(curves: dict[str, tuple[Sequence[int], Sequence[float]]], path: Pat
     ax.set_title(title, fontsize=10)
     ax.legend(loc="lower right", fontsize=7)
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
-    tmp.replace(path)
     return True
 
 
@@ -122,13 +122,11 @@ def failure_category(question: str, right: str, right_report, halluc_report) -> 
 def write_rows_csv(path: Path, columns: dict[str, Sequence]) -> None:
     names = list(columns)
     n = len(next(iter(columns.values())))
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(names)
         for i in range(n):
             w.writerow([_csv_value(columns[c][i]) for c in names])
-    tmp.replace(path)
 
 
 def _csv_value(v):

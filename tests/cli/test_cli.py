@@ -1,6 +1,9 @@
-"""The real `cooc` entry point on real files: one-line errors, non-zero exits, never a traceback.
+"""The `cooc` commands on real files: one-line errors, non-zero exits, never a traceback.
 
-The corpus is tests/scorer/corpus.py (14 documents; its counts are worked out there)."""
+The commands run in this process (click's CliRunner: the same output and exit status, without a fresh
+interpreter per call); the installed entry point itself, and ranks that must be separate processes, run
+as real subprocesses (marked slow). The corpus is tests/scorer/corpus.py (14 documents; its counts are
+worked out there)."""
 
 import gzip
 import json
@@ -14,12 +17,13 @@ from click.testing import CliRunner
 from cooc.cli.main import cli
 from cooc.indexer.normalize import normalize_key
 from cooc.scorer import Index
-from tests.helpers import run_cooc
+from tests.helpers import invoke_cooc, run_cooc
 from tests.scorer.corpus import ALIAS_DOCS, DOCS, GAZETTEER, build, write_docs
 
 
-def run(*args, ok=True):
-    proc = run_cooc(*args)
+def run(*args, ok=True, process=False):
+    """`cooc ARGS` in this process, or (process=True) in a fresh interpreter as a user runs it."""
+    proc = run_cooc(*args) if process else invoke_cooc(*args)
     assert "Traceback" not in proc.stderr + proc.stdout
     assert (proc.returncode == 0) == ok, proc.stderr
     return proc
@@ -82,6 +86,14 @@ def test_build_score_lookup_stats_end_to_end(tmp_path):
     assert len(top) == 1 and "France" in top[0]["snippet"]
     shown = run("score", "-i", out, "Who founded Microsoft?", "-a", "Bill Gates", "--evidence", "1").stdout
     assert "[Bill Gates]" in shown
+
+
+@pytest.mark.slow
+def test_the_entry_point_in_a_fresh_interpreter(tmp_path, index_dir):
+    """`python -m cooc.cli.main` as the `cooc` script runs it: a report on stdout, a one-line error and status 1."""
+    text = run("score", "-i", index_dir, "Who founded Microsoft?", "--answer", "bill gates", process=True).stdout
+    assert "'Microsoft' + 'Bill Gates': 1 document (exact" in text
+    one_line_error(run("stats", "-i", tmp_path / "nowhere", ok=False, process=True), "no such index directory")
 
 
 def test_removed_vocabulary_flags_are_usage_errors(tmp_path, index_dir):
@@ -175,6 +187,7 @@ def test_vocab_writes_a_ner_list_and_build_vocab_counts_only_it(tmp_path):
     assert [(x["source"], x["docs"]) for x in report["support"]] == [("phrase", 0)]
 
 
+@pytest.mark.slow
 def test_ranks_and_merge_from_the_command_line_equal_one_build(tmp_path, index_dir):
     txt = tmp_path / "txt"
     txt.mkdir()

@@ -1,6 +1,7 @@
 """The command line as a user meets it (issue #14): pipes, readable output, --json/-q, help, stdin, top.
 
-Real `cooc` subprocesses on tests/scorer/corpus.py (14 documents; counts worked out there)."""
+On tests/scorer/corpus.py (14 documents; counts worked out there). Commands run in this process (see
+tests/cli/test_cli.py); pipes and stdin need real `cooc` subprocesses (marked slow)."""
 
 import csv
 import json
@@ -116,20 +117,20 @@ def test_stats_is_readable_text_with_separators(tmp_path):
 
 # ---- score: stdin, did you mean ------------------------------------------------------------------
 
+@pytest.mark.slow  # three fresh interpreters: `score -` reads the real stdin file descriptor
 def test_score_reads_jsonl_rows_from_stdin_one_report_per_row(index_dir):
     rows = [{"question": "Who founded Microsoft?", "answer": "Bill Gates"},
             {"question": "Who founded Microsoft?", "answer": "Paul Allen"},
             {"question": "What is the capital of France?"}]  # a row may omit the answer
     stdin = "".join(json.dumps(r) + "\n" for r in rows)
-    for args in (["-"], ["--stdin"]):
-        proc = subprocess.run(cooc_argv("score", "-i", str(index_dir), *args, "--json"), input=stdin, text=True,
-                              capture_output=True)
-        assert proc.returncode == 0, proc.stderr
-        reports = [json.loads(line) for line in proc.stdout.splitlines()]
-        assert [r["answer"] for r in reports] == ["Bill Gates", "Paul Allen", None]
-        assert reports[0]["risk"] < 0.5 < reports[1]["risk"] == 1.0
+    proc = subprocess.run(cooc_argv("score", "-i", str(index_dir), "--stdin", "--json"), input=stdin, text=True,
+                          capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    reports = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["answer"] for r in reports] == ["Bill Gates", "Paul Allen", None]
+    assert reports[0]["risk"] < 0.5 < reports[1]["risk"] == 1.0
     text = subprocess.run(cooc_argv("score", "-i", str(index_dir), "-"), input=stdin, text=True,
-                          capture_output=True).stdout
+                          capture_output=True).stdout  # QUESTION '-' is --stdin
     assert text.count("risk ") == 3 and "'Microsoft' + 'Bill Gates': 1 document (exact" in text
     proc = subprocess.run(cooc_argv("score", "-i", str(index_dir), "-"), input=stdin + "{oops\n", text=True,
                           capture_output=True)

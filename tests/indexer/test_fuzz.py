@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -131,9 +132,12 @@ def test_many_mentions_in_one_document(n):
 
 def test_a_long_capitalized_run_takes_linear_time():
     """A document of 100,000 capitalized words and no sentence end (a word list, a heading dump) is one run;
-    finding its names must stay linear (10,000 words take ~0.2 s today, 60,000 ~7 s)."""
-    code = "from cooc.indexer.names import find_batch; find_batch(['in ' + 'Paris ' * 100_000])"
-    subprocess.run([sys.executable, "-c", code], timeout=6, check=True)
+    finding its names must stay linear: ~0.05 s in this process once compiled (a quadratic scan took ~7 s
+    for 60,000 words). Timed in-process, so a loaded machine's interpreter start-up is not on the clock."""
+    find_batch(["in Paris"])  # compiled (or loaded from the cache) off the clock
+    t0 = time.perf_counter()
+    find_batch(["in " + "Paris " * 100_000])
+    assert time.perf_counter() - t0 < 2.0
 
 
 @pytest.mark.slow

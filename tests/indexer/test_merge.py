@@ -19,8 +19,9 @@ from cooc.scorer import Index
 from tests.conftest import DOCS, SAMPLE, write_jsonl
 from tests.helpers import COUNT_FILES, same_index
 
-SMALL = MergeOptions(sketch_mb=0.25)
-PRUNED = MergeOptions(sketch_mb=0.25, min_pair_docs=2)  # pairs in 1 document only in the sketch
+# no evidence store: these tests compare counts (tests/indexer/test_evidence.py merges the stores)
+SMALL = MergeOptions(sketch_mb=0.25, evidence=False)
+PRUNED = MergeOptions(sketch_mb=0.25, min_pair_docs=2, evidence=False)  # pairs in 1 document only in the sketch
 
 
 def cfg(inputs, out, gazetteer=None, **kw) -> BuildConfig:
@@ -34,6 +35,7 @@ def shard(tmp_path, docs, n):
     return [write_jsonl(d / f"s{i:02d}.jsonl", docs[i::n]) for i in range(n)]
 
 
+@pytest.mark.slow  # 8 examples x 3 builds and a merge; the tests below merge fixed splits
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(DOCS), min_size=2, max_size=16), st.integers(2, 4), st.data())
 def test_merge_of_parts_equals_one_shot_build(tmp_path_factory, docs, n, data):
@@ -60,8 +62,8 @@ def test_merge_of_gazetteer_parts(tmp_path, gazetteer):
 
 def test_workers_and_ranks_give_the_same_index(tmp_path):
     files = shard(tmp_path, DOCS * 3, 5)
-    build_index(cfg(files, tmp_path / "w1", runner=LocalRunner(1), merge=PRUNED))
-    build_index(cfg(files, tmp_path / "w2", runner=LocalRunner(2), merge=PRUNED))
+    build_index(cfg(files, tmp_path / "w1", runner=LocalRunner(workers=1), merge=PRUNED))
+    build_index(cfg(files, tmp_path / "w2", runner=LocalRunner(workers=2), merge=PRUNED))
     same_index(tmp_path / "w1", tmp_path / "w2")
     for rank in range(3):  # --world-size > 1 needs no shared vocabulary any more
         r = build_index(cfg(files, tmp_path / "ranks", rank=rank, world_size=3))
@@ -164,9 +166,9 @@ def test_parts_survive_a_failing_shard(tmp_path):
     bad = tmp_path / "shards" / "s99.jsonl"
     bad.write_text('{"body": "no text field"}\n')
     with pytest.raises(CoocError, match="s99.jsonl"):
-        build_index(cfg([*files, bad], tmp_path / "idx", runner=LocalRunner(2)))
+        build_index(cfg([*files, bad], tmp_path / "idx", runner=LocalRunner(workers=2)))
     bad.unlink()
-    r = build_index(cfg(files, tmp_path / "idx", runner=LocalRunner(2)))
+    r = build_index(cfg(files, tmp_path / "idx", runner=LocalRunner(workers=2)))
     assert r.shards_counted < 3  # the finished shards were kept
 
 
@@ -207,6 +209,7 @@ def test_the_sketch_depends_only_on_the_pair_totals(tmp_path):
     assert np.array_equal(np.load(tmp_path / "16" / "sketch.npy"), np.load(tmp_path / "1024" / "sketch.npy"))
 
 
+@pytest.mark.slow  # 12 merges of the same parts
 def test_display_names_are_reproducible(tmp_path):
     shards = tmp_path / "shards"
     shards.mkdir()
@@ -215,16 +218,16 @@ def test_display_names_are_reproducible(tmp_path):
     build_index(cfg([shards], tmp_path / "idx"))
     seen = set()
     for _ in range(12):  # both forms turn up within a few merges of the same parts
-        merge([tmp_path / "idx"], tmp_path / "idx", MergeOptions(sketch_mb=0.25), force=True)
+        merge([tmp_path / "idx"], tmp_path / "idx", SMALL, force=True)
         seen.add(Index.open(tmp_path / "idx").entity("Paris").name)
     assert len(seen) == 1, seen
 
 
-@pytest.mark.parametrize("buckets, workers", [(2, 1), (8, 2), (64, 2)])
+@pytest.mark.parametrize("buckets, workers", [(2, 1), (8, 2), pytest.param(64, 2, marks=pytest.mark.slow)])
 def test_any_number_of_buckets_and_workers_gives_the_same_index(tmp_path, corpus_files, buckets, workers):
     build_index(cfg([corpus_files["jsonl"]], tmp_path / "one", merge=PRUNED))  # one bucket (the automatic choice)
-    merge([tmp_path / "one"], tmp_path / "b", MergeOptions(sketch_mb=0.25, min_pair_docs=2, buckets=buckets),
-          LocalRunner(workers))
+    opts = MergeOptions(sketch_mb=0.25, min_pair_docs=2, buckets=buckets, evidence=False)
+    merge([tmp_path / "one"], tmp_path / "b", opts, LocalRunner(workers=workers))
     same_index(tmp_path / "one", tmp_path / "b")
     assert Index.open(tmp_path / "b").manifest["config"]["buckets"] == buckets
     assert not (tmp_path / "b" / ".merge-work").exists()  # published: the buckets' work is removed
@@ -252,7 +255,7 @@ class _StopAfter:
 
 def test_an_interrupted_merge_reduces_only_the_unfinished_buckets(tmp_path, corpus_files):
     build_index(cfg([corpus_files["jsonl"]], tmp_path / "ref"))
-    opts = MergeOptions(sketch_mb=0.25, buckets=4)
+    opts = MergeOptions(sketch_mb=0.25, buckets=4, evidence=False)
     with pytest.raises(CoocError, match="killed"):
         merge([tmp_path / "ref"], tmp_path / "idx", opts, _StopAfter(6), force=True)  # 4 names buckets, 2 pairs buckets
     again = _StopAfter()

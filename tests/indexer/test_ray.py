@@ -44,7 +44,7 @@ def shards(tmp_path: Path, n: int, repeat: int = 1) -> list[Path]:
 
 def test_ray_build_equals_local_build(tmp_path, gazetteer, ray_runtime):
     files = shards(tmp_path, 6)
-    build_index(cfg(files, tmp_path / "local", gazetteer, runner=LocalRunner(1)))
+    build_index(cfg(files, tmp_path / "local", gazetteer, runner=LocalRunner(workers=1)))
     r = build_index(cfg(files, tmp_path / "ray", gazetteer, runner=RayRunner()))
     assert r.failed == [] and r.shards_counted == 6
     same_index(tmp_path / "local", tmp_path / "ray")
@@ -86,7 +86,7 @@ def killing_one_ray_task():
 
 def test_killed_worker_is_retried_and_counts_are_right(tmp_path, ray_runtime):
     files = shards(tmp_path, 4, repeat=3000)  # tasks long enough to be caught running
-    build_index(cfg(files, tmp_path / "local", runner=LocalRunner(1)))
+    build_index(cfg(files, tmp_path / "local", runner=LocalRunner(workers=1)))
     with killing_one_ray_task() as killed:
         r = build_index(cfg(files, tmp_path / "ray", runner=RayRunner(max_retries=3)))
     assert killed, "no running Ray task was found to kill"
@@ -123,9 +123,9 @@ def test_bucketed_ray_merge_equals_local_merge_and_one_shot_build(tmp_path, gaze
     from cooc.indexer.merge import merge
 
     files = shards(tmp_path, 4)
-    build_index(cfg(files, tmp_path / "one", gazetteer, runner=LocalRunner(1)))  # one-shot, one bucket
+    build_index(cfg(files, tmp_path / "one", gazetteer, runner=LocalRunner(workers=1)))  # one-shot, one bucket
     opts = MergeOptions(sketch_mb=0.25, min_pair_docs=2, buckets=8)
-    merge([tmp_path / "one"], tmp_path / "local", opts, LocalRunner(2))
+    merge([tmp_path / "one"], tmp_path / "local", opts, LocalRunner(workers=2))
     merge([tmp_path / "one"], tmp_path / "ray", opts, RayRunner())
     same_index(tmp_path / "one", tmp_path / "local")
     same_index(tmp_path / "one", tmp_path / "ray")
@@ -135,7 +135,7 @@ def test_a_killed_bucket_task_is_retried_with_the_same_result(tmp_path, ray_runt
     from cooc.indexer.merge import merge
 
     files = shards(tmp_path, 4, repeat=3000)
-    build_index(cfg(files, tmp_path / "one", runner=LocalRunner(2)))
+    build_index(cfg(files, tmp_path / "one", runner=LocalRunner(workers=2)))
     with killing_one_ray_task() as killed:  # only merge tasks run on Ray here
         merge([tmp_path / "one"], tmp_path / "ray", MergeOptions(sketch_mb=0.25, min_pair_docs=2, buckets=4),
               RayRunner(max_retries=3))

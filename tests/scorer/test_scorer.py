@@ -130,6 +130,7 @@ def test_decimal_answer_is_not_the_number_213(scorer, index):
     assert control.pairs[0].docs == 0 and control.risk > NEUTRAL_RISK
 
 
+@pytest.mark.slow  # a fresh interpreter: no kernel compiled, no spaCy imported
 def test_open_builds_nothing(tmp_path, scorer_index_dir):
     """Opening memory-maps what the build wrote: no file is written, no name kernel runs, DuckDB is not needed."""
     idx = tmp_path / "idx"

@@ -86,6 +86,7 @@ def test_bad_requests_get_clear_4xx_and_the_server_keeps_serving(server):
     assert status == 200
 
 
+@pytest.mark.slow  # 400 requests
 def test_bounded_load_from_concurrent_clients_gets_no_errors(server):
     """400 requests over 4 keep-alive connections (figures: benchmarks/bench_score.py, not asserted here)."""
     from concurrent.futures import ThreadPoolExecutor

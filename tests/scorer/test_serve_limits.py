@@ -95,6 +95,7 @@ def _closed_by_server(s: socket.socket) -> bool:
         return True
 
 
+@pytest.mark.slow  # a server of its own, and a wait past header_seconds
 def test_stalled_connections_cannot_lock_out_a_well_behaved_client(scorer_index_dir):
     """#17.2: 100 connections with half a request head and 100 that send nothing once got every
     /healthz a plain-text 503. Now a client is served meanwhile, and the stalled ones are closed
@@ -118,6 +119,7 @@ def test_stalled_connections_cannot_lock_out_a_well_behaved_client(scorer_index_
                 s.close()
 
 
+@pytest.mark.slow  # a server of its own with one request slot
 def test_overload_gets_a_json_503_and_health_still_answers(scorer_index_dir):
     """#17.2: requests beyond max_in_flight get a JSON 503 at once (a stalled upload holds the one slot)."""
     with running_server(scorer_index_dir, max_in_flight=1, request_seconds=4.0) as (base, _):
