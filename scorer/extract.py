@@ -13,12 +13,14 @@ a batch of texts costs two kernel calls and one vectorized lookup in all.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from cooc.indexer.names import find_batch, ngrams
+from cooc.indexer.spans import prepare
 
 from .index import EntityCount, Index
 
@@ -26,12 +28,19 @@ from .index import EntityCount, Index
 MAX_NGRAM = 8
 
 
+#: [start, end) character offsets in the text as given, one per mention
+Spans = list[tuple[int, int]]
+
+
 @dataclass(frozen=True)
 class Found:
-    """Names of one text: known (with counts) and unseen (the corpus never writes them)."""
+    """Names of one text: known (with counts) and unseen (the corpus never writes them), and where
+    the text writes each (parallel lists; a name's key, so "Beatles" of "the Beatles")."""
 
     known: list[EntityCount]  # unique, in order of first mention
     unseen: list[str]  # surface forms
+    known_spans: list[Spans] = field(default_factory=list)
+    unseen_spans: list[Spans] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -40,15 +49,39 @@ class _Candidate:
     last: int
     eid: int
     rule: bool
+    start: int  # key bytes in the packed buffer
+    end: int
 
 
-def _select(rule: list[tuple[int, int, int]], grams: list[tuple[int, int, int]]) -> tuple[list[_Candidate], set[int]]:
-    """Known matches (longest first, no overlaps), and the indexes of rule names they cover."""
-    spans = [(first, last) for first, last, _ in rule]
-    cands = [_Candidate(first, last, e, True) for first, last, e in rule if e >= 0]
-    for first, last, e in grams:
+class _Chars:
+    """Byte offsets of one packed (NFKC-prepared) text -> character offsets of the text as given.
+
+    Where NFKC changed the text, each character is mapped by its own normalized length: exact except
+    inside a sequence that NFKC composes across characters (a letter and a combining mark), off by
+    at most that sequence."""
+
+    def __init__(self, text: str, buf: np.ndarray, lo: int, hi: int):
+        self.lo, self.n = lo, len(text)
+        self.lead = None if text.isascii() else np.concatenate([[0], np.cumsum((buf[lo:hi] & 0xC0) != 0x80)])
+        self.nfkc = None if text.isascii() or prepare(text) == text else \
+            np.cumsum([0] + [len(unicodedata.normalize("NFKC", c)) for c in text])
+
+    def __call__(self, byte: int) -> int:
+        c = byte - self.lo if self.lead is None else int(self.lead[byte - self.lo])
+        if self.nfkc is not None:
+            c = int(np.searchsorted(self.nfkc, c))
+        return min(c, self.n)
+
+
+def _select(rule: list[tuple[int, int, int, int, int]], grams: list[tuple[int, int, int, int, int]]
+            ) -> tuple[list[_Candidate], set[int]]:
+    """Known matches (longest first, no overlaps), and the indexes of rule names they cover.
+    Rows: (first token, last token, id or -1, key start byte, key end byte)."""
+    spans = [(first, last) for first, last, *_ in rule]
+    cands = [_Candidate(first, last, e, True, a, b) for first, last, e, a, b in rule if e >= 0]
+    for first, last, e, a, b in grams:
         if all(last < sf or first > sl or (first <= sf and sl <= last) for sf, sl in spans):  # never cut a rule name
-            cands.append(_Candidate(first, last, e, False))
+            cands.append(_Candidate(first, last, e, False, a, b))
     cands.sort(key=lambda c: (-(c.last - c.first), not c.rule, c.first))
     taken: list[_Candidate] = []
     for c in cands:
@@ -84,20 +117,22 @@ def find_entities_many(index: Index, texts: Sequence[str | None], skip_sentence_
     for d in range(len(texts)):
         r0, r1 = by_doc_rule[d], by_doc_rule[d + 1]
         rule = [(int(found.first[i]), int(found.first[i] + found.length[i] - 1),
-                 -1 if rule_common[i] else int(rule_ids[i])) for i in range(r0, r1)]
+                 -1 if rule_common[i] else int(rule_ids[i]), int(found.start[i]), int(found.end[i]))
+                for i in range(r0, r1)]
         g0, g1 = by_doc_gram[d], by_doc_gram[d + 1]
-        grams = [(int(rows[i, 1]), int(rows[i, 1] + rows[i, 2] - 1), int(gram_ids[i])) for i in range(g0, g1)]
+        grams = [(int(rows[i, 1]), int(rows[i, 1] + rows[i, 2] - 1), int(gram_ids[i]), int(rows[i, 4]),
+                  int(rows[i, 5])) for i in range(g0, g1)]
         taken, covered = _select(rule, grams)
-        known: dict[int, EntityCount] = {}
+        chars = _Chars(texts[d], found.buf, int(found.offsets[d]), int(found.offsets[d + 1]))
+        known: dict[int, Spans] = {}
         for c in taken:
-            known.setdefault(c.eid, index.entity_by_id(c.eid))
-        unseen = []
+            known.setdefault(c.eid, []).append((chars(c.start), chars(c.end)))
+        unseen: dict[str, Spans] = {}
         for k, i in enumerate(range(r0, r1)):
             if every_name and rule_ids[i] < 0 and k not in covered:
-                name = found.name(i)
-                if name not in unseen:
-                    unseen.append(name)
-        out.append(Found(list(known.values()), unseen))
+                unseen.setdefault(found.name(i), []).append((chars(int(found.start[i])), chars(int(found.end[i]))))
+        out.append(Found([index.entity_by_id(e) for e in known], list(unseen), list(known.values()),
+                         list(unseen.values())))
     return out
 
 
