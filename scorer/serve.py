@@ -11,7 +11,9 @@ requests at once get a JSON 503 at once. The body must be strict JSON (no NaN, n
 surrogates: 422). Errors come back as JSON `{"detail": ...}` without stack traces, and a 422 names
 the bad field without echoing the input back. Binds to loopback unless told otherwise. There is
 no /docs page (Swagger UI would load its assets from a CDN, which offline means a blank page);
-/openapi.json works in any OpenAPI viewer.
+/openapi.json works in any OpenAPI viewer. `GET /` is the risk explorer (`explorer.html`, one file
+with its own script and style, no external asset), a view of the same API: everything it shows
+comes from /healthz, /score, /evidence and /top.
 """
 
 import asyncio
