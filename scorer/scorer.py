@@ -35,7 +35,7 @@ MAX_NAMES_PER_TEXT = 32
 MAX_PAIRS_PER_ROW = 512
 
 
-@dataclass
+@dataclass(slots=True)
 class TextSpan:
     """Where a text writes a name (its key: "Beatles" of "the Beatles"): [start, end) in characters of the
     question or the answer as given, so `question[start:end]`."""
