@@ -426,7 +426,7 @@ def calibrate(index_dir, labelled, question_field, answer_field, label_field, fo
               help="Answer 503 to a request not done in this time (body upload included).")
 @quiet_option
 def serve(index_dir, host, port, policy, max_body_bytes, max_items, request_seconds, quiet) -> None:
-    """Serve POST /score, GET /lookup, GET /healthz and the OpenAPI schema over HTTP."""
+    """Serve the risk explorer page at /, /score, /lookup, /evidence, /top, /healthz and the OpenAPI schema over HTTP."""
     limits = Limits(max_body_bytes=max_body_bytes, max_items=max_items, request_seconds=request_seconds)
     scorer.serve_index(index_dir, host, port, policy, limits,
                        announce=None if quiet else lambda line: click.echo(line, err=True))

@@ -906,8 +906,8 @@ def _find_batch(buf, offsets, rules, skip_initial, inner, rt_stop, rt_conn, rt_a
 @nb.njit(cache=True)
 def _ngrams(buf, offsets, max_n, the_hash, s_hash):
     """Every word n-gram (n <= max_n, starting and ending at a word token that is not a number) of each
-    text, key-trimmed: (doc, first token, token count, key token count) rows and their hashes, for
-    looking names up in lowercase text."""
+    text, key-trimmed: (doc, first token, token count, key token count, key start byte, key end byte)
+    rows and their hashes, for looking names up in lowercase text."""
     n_docs = offsets.shape[0] - 1
     longest = 1
     for d in range(n_docs):
@@ -915,7 +915,7 @@ def _ngrams(buf, offsets, max_n, the_hash, s_hash):
     tok = np.empty((longest, _T_COLS), dtype=np.int64)
     th = np.empty(longest, dtype=np.uint64)
     cap = 1024
-    rows = np.empty((cap, 4), dtype=np.int64)
+    rows = np.empty((cap, 6), dtype=np.int64)
     hashes = np.empty(cap, dtype=np.uint64)
     total = 0
     for d in range(n_docs):
@@ -931,7 +931,7 @@ def _ngrams(buf, offsets, max_n, the_hash, s_hash):
                     continue
                 if total == cap:
                     cap *= 2
-                    r2 = np.empty((cap, 4), dtype=np.int64)
+                    r2 = np.empty((cap, 6), dtype=np.int64)
                     r2[:total] = rows[:total]
                     rows = r2
                     h2 = np.empty(cap, dtype=np.uint64)
@@ -941,6 +941,8 @@ def _ngrams(buf, offsets, max_n, the_hash, s_hash):
                 rows[total, 1] = i
                 rows[total, 2] = j - i + 1
                 rows[total, 3] = kl - kf + 1
+                rows[total, 4] = tok[kf, T_START]
+                rows[total, 5] = tok[kl, T_END]
                 hashes[total] = seq_hash(th, kf, kl)[0]
                 total += 1
     return rows[:total].copy(), hashes[:total].copy()
@@ -1133,7 +1135,8 @@ def find_batch(texts: Sequence[str], skip_sentence_initial: bool | Sequence[bool
 
 def ngrams(texts: Sequence[str], max_n: int, packed: tuple[np.ndarray, np.ndarray] | None = None
            ) -> tuple[np.ndarray, np.ndarray]:
-    """(rows of (text, first token, tokens, key tokens), hashes) of every word n-gram up to max_n tokens.
+    """(rows of (text, first token, tokens, key tokens, key start byte, key end byte), hashes) of every
+    word n-gram up to max_n tokens (bytes: offsets in the packed buffer, as `Found.start`/`end`).
 
     packed: the texts already packed (`Found.buf`, `Found.offsets`), so a batch is prepared once.
     """

@@ -37,6 +37,7 @@ class EvidenceDoc:
     score: float
     snippet: str  # context around one mention of each name, mentions in [brackets]
     span: int | None = None  # words from the first to the last of the closest mentions (evidence only)
+    marks: tuple[tuple[int, int], ...] = ()  # [start, end) of each bracketed mention in `snippet`, brackets excluded
 
 
 @dataclass
@@ -143,8 +144,8 @@ class EvidenceStore:
         if window is not None and span > window:
             return None
         spans = sorted((start, f[start]) for start, f in zip(starts, found, strict=True))
-        return EvidenceDoc(d["id"][0], d["file"][0], int(d["record"][0]), round(float(score), 4),
-                           snippet(text, spans), span)
+        shown, marks = snippet(text, spans)
+        return EvidenceDoc(d["id"][0], d["file"][0], int(d["record"][0]), round(float(score), 4), shown, span, marks)
 
     def _mentions(self, text: str, phrases: list[tuple[str, ...]]) -> list[dict[int, int]]:
         """Per phrase, its mentions in `text` (start -> end, in characters): a regex over the words (C speed,
@@ -208,8 +209,15 @@ def _closest(starts: list[list[int]]) -> tuple[int, list[int]] | None:
     return best
 
 
-def snippet(text: str, spans: list[tuple[int, int]], context: int = CONTEXT_CHARS) -> str:
-    """Context around each mention (char spans, sorted), mentions in [brackets], far-apart pieces joined by ' … '."""
+#: stand-ins for the brackets while whitespace is collapsed (private-use code points, dropped from the text)
+_OPEN, _CLOSE = "\ue000", "\ue001"
+
+
+def snippet(text: str, spans: list[tuple[int, int]], context: int = CONTEXT_CHARS
+            ) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """Context around each mention (char spans, sorted), mentions in [brackets], far-apart pieces joined by ' … ';
+    and where the bracketed mentions are in it (so a page can mark them without parsing brackets)."""
+    text = text.replace(_OPEN, " ").replace(_CLOSE, " ") if _OPEN in text or _CLOSE in text else text
     pieces: list[list[int]] = []  # [start, end] of each piece of context
     for a, b in spans:
         lo, hi = max(0, a - context), min(len(text), b + context)
@@ -224,11 +232,26 @@ def snippet(text: str, spans: list[tuple[int, int]], context: int = CONTEXT_CHAR
         for a, b in marks:
             if a < cursor:  # overlapping mentions: one bracket
                 continue
-            piece += [text[cursor:a], "[", text[a:b], "]"]
+            piece += [text[cursor:a], _OPEN, text[a:b], _CLOSE]
             cursor = b
         piece.append(text[cursor:hi])
         out.append(("…" if lo > 0 else "") + " ".join("".join(piece).split()) + ("…" if hi < len(text) else ""))
-    return " ".join(out)
+    return _brackets(" ".join(out))
+
+
+def _brackets(marked: str) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The stand-ins as brackets, and the [start, end) between each pair."""
+    chars, marks, start = [], [], 0
+    for ch in marked:
+        if ch == _OPEN:
+            start = len(chars) + 1
+            chars.append("[")
+        elif ch == _CLOSE:
+            marks.append((start, len(chars)))
+            chars.append("]")
+        else:
+            chars.append(ch)
+    return "".join(chars), tuple(marks)
 
 
 def _lead(text: str, chars: int = 2 * CONTEXT_CHARS) -> str:

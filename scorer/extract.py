@@ -13,12 +13,15 @@ a batch of texts costs two kernel calls and one vectorized lookup in all.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from cooc.indexer.names import find_batch, ngrams
+from cooc.indexer.spans import prepare
 
 from .index import EntityCount, Index
 
@@ -26,29 +29,66 @@ from .index import EntityCount, Index
 MAX_NGRAM = 8
 
 
+#: [start, end) character offsets in the text as given, one per mention
+Spans = list[tuple[int, int]]
+
+
 @dataclass(frozen=True)
 class Found:
-    """Names of one text: known (with counts) and unseen (the corpus never writes them)."""
+    """Names of one text: known (with counts) and unseen (the corpus never writes them), and where
+    the text writes each (parallel lists; a name's key, so "Beatles" of "the Beatles")."""
 
     known: list[EntityCount]  # unique, in order of first mention
     unseen: list[str]  # surface forms
+    known_spans: list[Spans] = field(default_factory=list)
+    unseen_spans: list[Spans] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _Candidate:
+class _Candidate(NamedTuple):  # a tuple: made for every n-gram that is a name, so cheap to make
     first: int
     last: int
     eid: int
     rule: bool
+    start: int  # key bytes in the packed buffer
+    end: int
 
 
-def _select(rule: list[tuple[int, int, int]], grams: list[tuple[int, int, int]]) -> tuple[list[_Candidate], set[int]]:
-    """Known matches (longest first, no overlaps), and the indexes of rule names they cover."""
-    spans = [(first, last) for first, last, _ in rule]
-    cands = [_Candidate(first, last, e, True) for first, last, e in rule if e >= 0]
-    for first, last, e in grams:
+class _Chars:
+    """Byte offsets of one packed (NFKC-prepared) text -> character offsets of the text as given.
+
+    Where NFKC changed the text, each character is mapped by its own normalized length: exact except
+    inside a sequence that NFKC composes across characters (a letter and a combining mark), off by
+    at most that sequence. Nothing is computed for an ASCII text (bytes are characters), and the rest
+    only when asked: a text costs ~1 us more per name, not per character."""
+
+    def __init__(self, text: str, buf: np.ndarray, lo: int, hi: int):
+        self.text, self.buf, self.lo, self.hi = text, buf, lo, hi
+        self.ascii = text.isascii()
+        self.packed: bytes | None = None
+        self.nfkc: np.ndarray | None = None
+
+    def __call__(self, byte: int) -> int:
+        if self.ascii:
+            return byte - self.lo
+        if self.packed is None:
+            self.packed = self.buf[self.lo : self.hi].tobytes()
+            if prepare(self.text) != self.text:
+                self.nfkc = np.cumsum([0] + [len(unicodedata.normalize("NFKC", c)) for c in self.text])
+        c = len(self.packed[: byte - self.lo].decode("utf-8", "surrogatepass"))
+        if self.nfkc is not None:
+            c = int(np.searchsorted(self.nfkc, c))
+        return min(c, len(self.text))
+
+
+def _select(rule: list[tuple[int, int, int, int, int]], grams: list[tuple[int, int, int, int, int]]
+            ) -> tuple[list[_Candidate], set[int]]:
+    """Known matches (longest first, no overlaps), and the indexes of rule names they cover.
+    Rows: (first token, last token, id or -1, key start byte, key end byte)."""
+    spans = [(first, last) for first, last, *_ in rule]
+    cands = [_Candidate(first, last, e, True, a, b) for first, last, e, a, b in rule if e >= 0]
+    for first, last, e, a, b in grams:
         if all(last < sf or first > sl or (first <= sf and sl <= last) for sf, sl in spans):  # never cut a rule name
-            cands.append(_Candidate(first, last, e, False))
+            cands.append(_Candidate(first, last, e, False, a, b))
     cands.sort(key=lambda c: (-(c.last - c.first), not c.rule, c.first))
     taken: list[_Candidate] = []
     for c in cands:
@@ -78,26 +118,30 @@ def find_entities_many(index: Index, texts: Sequence[str | None], skip_sentence_
         keep &= (rows[:, 3] >= 2) | ~cased[rows[:, 0]]  # one lowercase word is a name only in lowercase text
     rows, gram_ids = rows[keep], gram_ids[keep]
     every_name = index.counts_every_name  # an index of a fixed list knows nothing of names off the list
-    by_doc_rule = np.searchsorted(found.doc, np.arange(len(texts) + 1))
-    by_doc_gram = np.searchsorted(rows[:, 0], np.arange(len(texts) + 1)) if rows.size else np.zeros(len(texts) + 1, int)
+    by_doc_rule = np.searchsorted(found.doc, np.arange(len(texts) + 1)).tolist()
+    by_doc_gram = (np.searchsorted(rows[:, 0], np.arange(len(texts) + 1)) if rows.size
+                   else np.zeros(len(texts) + 1, int)).tolist()
+    # rows of _select, as Python ints once per batch (not a numpy scalar per field per mention)
+    rule_rows = np.column_stack([found.first, found.first + found.length - 1, np.where(rule_common, -1, rule_ids),
+                                 found.start, found.end]).tolist()
+    gram_rows = np.column_stack([rows[:, 1], rows[:, 1] + rows[:, 2] - 1, gram_ids, rows[:, 4], rows[:, 5]]).tolist()
+    unknown = (rule_ids < 0).tolist()
+    offsets = found.offsets.tolist()
     out: list[Found] = []
     for d in range(len(texts)):
         r0, r1 = by_doc_rule[d], by_doc_rule[d + 1]
-        rule = [(int(found.first[i]), int(found.first[i] + found.length[i] - 1),
-                 -1 if rule_common[i] else int(rule_ids[i])) for i in range(r0, r1)]
-        g0, g1 = by_doc_gram[d], by_doc_gram[d + 1]
-        grams = [(int(rows[i, 1]), int(rows[i, 1] + rows[i, 2] - 1), int(gram_ids[i])) for i in range(g0, g1)]
-        taken, covered = _select(rule, grams)
-        known: dict[int, EntityCount] = {}
+        rule = rule_rows[r0:r1]
+        taken, covered = _select(rule, gram_rows[by_doc_gram[d] : by_doc_gram[d + 1]])
+        chars = _Chars(texts[d], found.buf, offsets[d], offsets[d + 1])
+        known: dict[int, Spans] = {}
         for c in taken:
-            known.setdefault(c.eid, index.entity_by_id(c.eid))
-        unseen = []
-        for k, i in enumerate(range(r0, r1)):
-            if every_name and rule_ids[i] < 0 and k not in covered:
-                name = found.name(i)
-                if name not in unseen:
-                    unseen.append(name)
-        out.append(Found(list(known.values()), unseen))
+            known.setdefault(c.eid, []).append((chars(c.start), chars(c.end)))
+        unseen: dict[str, Spans] = {}
+        for k in range(r1 - r0):
+            if every_name and unknown[r0 + k] and k not in covered:
+                unseen.setdefault(found.name(r0 + k), []).append((chars(rule[k][3]), chars(rule[k][4])))
+        out.append(Found([index.entity_by_id(e) for e in known], list(unseen), list(known.values()),
+                         list(unseen.values())))
     return out
 
 

@@ -35,6 +35,16 @@ MAX_NAMES_PER_TEXT = 32
 MAX_PAIRS_PER_ROW = 512
 
 
+@dataclass(slots=True)
+class TextSpan:
+    """Where a text writes a name (its key: "Beatles" of "the Beatles"): [start, end) in characters of the
+    question or the answer as given, so `question[start:end]`."""
+
+    text: str  # "question" or "answer"
+    start: int
+    end: int
+
+
 @dataclass
 class EntityEvidence:
     name: str
@@ -45,6 +55,7 @@ class EntityEvidence:
     mentions: int
     role: str  # "question" or "answer"
     flags: list[str] = field(default_factory=list)  # unseen_entity, rare_entity
+    spans: list[TextSpan] = field(default_factory=list)  # every mention in the question and the answer
 
 
 @dataclass
@@ -101,14 +112,40 @@ class RiskReport:
         return text
 
 
+def _tagged(spans: list[tuple[int, int]], role: str) -> list[TextSpan]:
+    return [TextSpan(role, a, b) for a, b in spans]
+
+
 def _entity_evidence(found: Found, role: str) -> list[EntityEvidence]:
     out = []
-    for e in found.known:
+    for e, spans in zip(found.known, found.known_spans, strict=True):
         flags = ["unseen_entity"] if e.docs == 0 else (["rare_entity"] if e.docs < RARE_ENTITY else [])
-        out.append(EntityEvidence(e.name, e.key, e.id, e.label, e.docs, e.mentions, role, flags))
-    for span in found.unseen:
-        out.append(EntityEvidence(span, normalize_key(span), None, None, 0, 0, role, ["unseen_entity"]))
+        out.append(EntityEvidence(e.name, e.key, e.id, e.label, e.docs, e.mentions, role, flags, _tagged(spans, role)))
+    for name, spans in zip(found.unseen, found.unseen_spans, strict=True):
+        out.append(EntityEvidence(name, normalize_key(name), None, None, 0, 0, role, ["unseen_entity"],
+                                  _tagged(spans, role)))
     return out
+
+
+def _new_in_answer(af: Found, q_ents: list[EntityEvidence]) -> Found:
+    """The answer's names the question does not already name (those add no claim of their own: their
+    answer mentions join the question entity's spans)."""
+    by_id = {e.id: e for e in q_ents if e.id is not None}
+    by_key = {e.key: e for e in q_ents}
+    known, known_spans, unseen, unseen_spans = [], [], [], []
+    for e, spans in zip(af.known, af.known_spans, strict=True):
+        if e.id in by_id:
+            by_id[e.id].spans += _tagged(spans, "answer")
+        else:
+            known.append(e)
+            known_spans.append(spans)
+    for name, spans in zip(af.unseen, af.unseen_spans, strict=True):
+        if (q := by_key.get(normalize_key(name))) is not None:
+            q.spans += _tagged(spans, "answer")
+        else:
+            unseen.append(name)
+            unseen_spans.append(spans)
+    return Found(known, unseen, known_spans, unseen_spans)
 
 
 def _capped(items: list, cap: int, flag: str, flags: set[str]) -> list:
@@ -269,12 +306,8 @@ class _Row:
 def _plan_row(qf: Found, af: Found) -> _Row:
     cut: set[str] = set()
     q_ents = _capped(_entity_evidence(qf, "question"), MAX_NAMES_PER_TEXT, "too_many_names", cut)
-    q_ids = {e.id for e in q_ents if e.id is not None}
-    q_names = {e.key for e in q_ents}
     names_any = bool(af.known or af.unseen)
-    # answer entities the question already names add no claim of their own
-    af = Found([e for e in af.known if e.id not in q_ids], [s for s in af.unseen if normalize_key(s) not in q_names])
-    a_ents = _capped(_entity_evidence(af, "answer"), MAX_NAMES_PER_TEXT, "too_many_names", cut)
+    a_ents = _capped(_entity_evidence(_new_in_answer(af, q_ents), "answer"), MAX_NAMES_PER_TEXT, "too_many_names", cut)
     todo = [(x, y, "question-answer") for y in a_ents for x in q_ents]
     todo += [(x, y, "answer-answer") for x, y in combinations(a_ents, 2)]
     return _Row(q_ents, a_ents, _capped(todo, MAX_PAIRS_PER_ROW, "too_many_pairs", cut), cut, names_any)
@@ -329,4 +362,4 @@ def format_report(report: RiskReport) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["FEATURES", "EntityEvidence", "PairEvidence", "RiskReport", "Scorer", "format_report"]
+__all__ = ["FEATURES", "EntityEvidence", "PairEvidence", "RiskReport", "Scorer", "TextSpan", "format_report"]

@@ -11,16 +11,22 @@ requests at once get a JSON 503 at once. The body must be strict JSON (no NaN, n
 surrogates: 422). Errors come back as JSON `{"detail": ...}` without stack traces, and a 422 names
 the bad field without echoing the input back. Binds to loopback unless told otherwise. There is
 no /docs page (Swagger UI would load its assets from a CDN, which offline means a blank page);
-/openapi.json works in any OpenAPI viewer.
+/openapi.json works in any OpenAPI viewer. `GET /` is the risk explorer (`explorer.html`, one file
+with its own script and style, no external asset), a view of the same API: everything it shows
+comes from /healthz, /score, /evidence and /top.
 """
 
 import asyncio
+import base64
 import errno
+import hashlib
+import re
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from importlib import resources
 from pathlib import Path
 
 from cooc.indexer.errors import CoocError
@@ -28,9 +34,12 @@ from cooc.indexer.errors import CoocError
 from .index import Index, lookup
 from .options import POLICIES, Limits
 from .scorer import Scorer
+from .show import top_report
 
 #: items scored per step of a batch: the time-out stops the work between steps
 CHUNK_ITEMS = 32
+#: the risk explorer page (package data of cooc.scorer)
+PAGE = "explorer.html"
 
 
 def _require():
@@ -193,7 +202,8 @@ def _add_error_handlers(app) -> None:
 
 
 def _add_routes(app, index: Index, scorers: dict[str, Scorer], limits: Limits, policy: str, Item, Batch) -> None:
-    """The API: /score, /lookup, /healthz (Item and Batch are the request models sized by `limits`)."""
+    """The API: /score (POST, and GET for one item), /lookup, /evidence, /top, /healthz, and the page at /
+    (Item and Batch are the request models sized by `limits`)."""
     from fastapi import HTTPException, Query, Request
     from fastapi.responses import Response
 
@@ -202,22 +212,39 @@ def _add_routes(app, index: Index, scorers: dict[str, Scorer], limits: Limits, p
             raise HTTPException(422, f"unknown or unavailable policy {policy_name!r}; available: {', '.join(scorers)}")
         return scorers[policy_name]
 
-    @app.post("/score")
-    def score(payload: Item | Batch, request: Request, policy: str = Query(policy)) -> Response:
-        """One {question, answer} or {items: [...]}; returns a report or a list of reports."""
-        s = scorer_for(policy)
-        items = payload.items if isinstance(payload, Batch) else [payload]
+    def scored(policy_name: str, items: list, single: bool, request: Request) -> Response:
+        s = scorer_for(policy_name)
         deadline = time.monotonic() + limits.request_seconds
         cancel = getattr(request.state, "cancel", threading.Event())
         try:
-            status, body = score_reply(s, [i.question for i in items], [i.answer for i in items],
-                                       not isinstance(payload, Batch), limits,
+            status, body = score_reply(s, [i.question for i in items], [i.answer for i in items], single, limits,
                                        lambda: cancel.is_set() or time.monotonic() > deadline)
         except RequestCancelled:
             raise HTTPException(503, f"request not answered within {limits.request_seconds:g} s") from None
         if status != 200:
             raise HTTPException(status, body)
         return Response(body, media_type="application/json")
+
+    @app.post("/score")
+    def score(payload: Item | Batch, request: Request, policy: str = Query(policy)) -> Response:
+        """One {question, answer} or {items: [...]}; returns a report or a list of reports."""
+        batch = isinstance(payload, Batch)
+        return scored(policy, payload.items if batch else [payload], not batch, request)
+
+    @app.get("/score")
+    def score_one(request: Request, question: str = Query(max_length=limits.max_text_chars),
+                  answer: str | None = Query(None, max_length=limits.max_text_chars),
+                  policy: str = Query(policy)) -> Response:
+        """The report of one question and answer, as POST /score gives it: a link to a report."""
+        return scored(policy, [Item(question=question, answer=answer)], True, request)
+
+    _add_page(app)
+    _add_lookups(app, index, scorers, limits, policy)
+
+
+def _add_lookups(app, index: Index, scorers: dict[str, Scorer], limits: Limits, policy: str) -> None:
+    """The read-only lookups: /lookup, /evidence, /top, /healthz."""
+    from fastapi import HTTPException, Query
 
     @app.get("/lookup")
     def lookup_entities(entity: str = Query(max_length=1000), entity2: str | None = Query(None, max_length=1000)) -> dict:
@@ -233,10 +260,41 @@ def _add_routes(app, index: Index, scorers: dict[str, Scorer], limits: Limits, p
             raise HTTPException(404, "this index has no evidence store (built with --no-evidence)")
         return index.evidence(name, window, limit).to_dict()
 
+    @app.get("/top")
+    def top(name: str = Query(max_length=1000), k: int = Query(10, ge=1, le=100),
+            min_docs: int = Query(1, ge=1)) -> dict:
+        """The names co-occurring most with `name`, by documents and by NPMI (as `cooc top --json`)."""
+        return top_report(index, name, k, min_docs)
+
     @app.get("/healthz")
     def healthz() -> dict:
-        return {"status": "ok", "documents": index.documents, "names": index.n_names,
-                "policies": list(scorers), "limits": asdict(limits)}
+        return {"status": "ok", "documents": index.documents, "names": index.n_names, "window": index.window,
+                "evidence": index.has_evidence, "policies": list(scorers), "policy": policy,
+                "limits": asdict(limits)}
+
+
+def _add_page(app) -> None:
+    """The risk explorer at / (scorer/explorer.html, package data): one file, no external assets. Its
+    Content-Security-Policy admits only its own inline script and style (by hash) and requests to this server."""
+    from fastapi.responses import HTMLResponse
+
+    page = (resources.files("cooc.scorer") / PAGE).read_text(encoding="utf-8")
+    headers = {"Content-Security-Policy": page_policy(page), "X-Content-Type-Options": "nosniff",
+               "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def explorer() -> HTMLResponse:
+        return HTMLResponse(page, headers=headers)
+
+
+def page_policy(page: str) -> str:
+    """A CSP naming the SHA-256 of each inline <script> and <style> of `page`: nothing else runs or styles it."""
+    def hashes(tag: str) -> str:
+        bodies = re.findall(rf"<{tag}>(.*?)</{tag}>", page, flags=re.S)
+        return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()}'" for b in bodies)
+
+    return (f"default-src 'none'; script-src {hashes('script')}; style-src {hashes('style')}; connect-src 'self'; "
+            "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
 def _timed_protocol(header_seconds: float):
@@ -287,9 +345,10 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(index_path: Path, host: str = "127.0.0.1", port: int = 8000, policy: str = "graded",
-          limits: Limits | None = None, announce: Callable[[str], None] | None = None) -> None:
-    """Serve until interrupted; `announce` gets one line saying where it listens, once it does."""
+def make_server(index_path: Path, host: str = "127.0.0.1", port: int = 8000, policy: str = "graded",
+                limits: Limits | None = None):
+    """(uvicorn server, its listening socket): `server.run(sockets=[sock])` serves, in any thread, until
+    `server.should_exit` is set."""
     _, uvicorn = _require()
     limits = limits or Limits()
     sock = bind(host, port)  # first: a port in use fails before the index is opened
@@ -301,9 +360,16 @@ def serve(index_path: Path, host: str = "127.0.0.1", port: int = 8000, policy: s
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_keep_alive=5,
                                            http=_timed_protocol(limits.header_seconds)))
     sock.listen(2048)  # only now: until the app is ready, a client is refused (and retries), not left hanging
+    return server, sock
+
+
+def serve(index_path: Path, host: str = "127.0.0.1", port: int = 8000, policy: str = "graded",
+          limits: Limits | None = None, announce: Callable[[str], None] | None = None) -> None:
+    """Serve until interrupted; `announce` gets one line saying where it listens, once it does."""
+    server, sock = make_server(index_path, host, port, policy, limits)
     if announce is not None:
         bound = sock.getsockname()[1]
         where = f"[{host}]" if ":" in host else host
-        announce(f"cooc serve: {index_path} on http://{where}:{bound} (POST /score, GET /lookup, GET /healthz, "
-                 "/openapi.json); press Ctrl+C to stop")
+        announce(f"cooc serve: {index_path} on http://{where}:{bound} (the risk explorer page at /; POST /score, "
+                 "GET /score, /lookup, /evidence, /top, /healthz, /openapi.json); press Ctrl+C to stop")
     server.run(sockets=[sock])

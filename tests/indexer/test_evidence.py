@@ -12,6 +12,7 @@ from cooc.indexer.build import parse_window
 from cooc.indexer.errors import CoocError
 from cooc.indexer.merge import MergeOptions, merge
 from cooc.scorer import Index
+from cooc.scorer.evidence import snippet
 from tests.conftest import DOCS, GOLDEN_PAIRS_DOC, build, sample_texts, write_jsonl
 
 # the documents each pair counts at --window doc, by hand from the positions in tests/conftest.py
@@ -60,6 +61,18 @@ def test_snippets_contain_both_names_and_the_source(doc_index):
         assert d.file.endswith("docs.jsonl") and d.record == int(d.id[1:])  # one document a line
     near = doc_index.evidence(["Seattle", "France"], window=10)
     assert [d.id for d in near.docs] == ["d6"] and near.documents == 2  # d7: 11 words apart
+    for d in r.docs:  # marks: the bracketed mentions, brackets excluded
+        assert [d.snippet[a:b] for a, b in d.marks] == ["Seattle", "France"]
+        assert all(d.snippet[a - 1] == "[" and d.snippet[b] == "]" for a, b in d.marks)
+
+
+def test_snippet_marks_survive_collapsed_whitespace_and_far_apart_pieces():
+    text = "The  \n\t [sic] Paris\ue000 " + "x" * 300 + "  of\n\nFrance."
+    paris, france = text.index("Paris"), text.index("France")
+    shown, marks = snippet(text, [(paris, paris + 5), (france, france + 6)], context=12)
+    # by hand: pieces text[2:31] and text[315:334], whitespace runs (and the private-use stand-in) as one space
+    assert shown == "…e [sic] [Paris] xxxxxxxxxx… …xxxxxx of [France]."
+    assert [shown[a:b] for a, b in marks] == ["Paris", "France"]  # not "sic": brackets the text writes are no mark
 
 
 def _brute_force(texts: list[str], phrase: str) -> int:

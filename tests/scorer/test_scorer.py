@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cooc.indexer.count import WINDOW_DOC
 from cooc.indexer.errors import IndexFormatError
@@ -331,3 +333,29 @@ def test_a_run_of_names_is_capped_and_flagged(scorer):
     assert {"too_many_names", "too_many_pairs"} <= set(report.flags)
     small = scorer.score("Did Bill Gates see Paris?", "Microsoft")
     assert not {"too_many_names", "too_many_pairs"} & set(small.flags)
+
+
+def test_spans_are_where_the_texts_write_each_name(scorer):
+    r = scorer.score("Which city did the company founded by Bill Gates in 1975 move to?", "Microsoft moved to Chicago.")
+    assert {e.name: [(s.text, s.start, s.end) for s in e.spans] for e in r.entities} == {
+        "Bill Gates": [("question", 38, 48)], "1975": [("question", 52, 56)],
+        "Microsoft": [("answer", 0, 9)], "Chicago": [("answer", 19, 26)]}
+    r = scorer.score('Which band released "The Dark Side of the Moon"?', "Pink Floyd did, like the pink floyd fans said.")
+    title, band = r.entities
+    assert [(s.start, s.end) for s in title.spans] == [(25, 46)]  # "Dark Side of the Moon": the key drops "The"
+    # every mention, the lowercase one too (two words: a name in any case)
+    assert [(s.text, s.start, s.end) for s in band.spans] == [("answer", 0, 10), ("answer", 25, 35)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="aé ﬁ…ωx.\u00a0\u2163Ａ", max_size=24), st.sampled_from(["", "Ｐ", "ﬁ "]))
+def test_spans_map_back_to_the_text_as_given(scorer, prefix, glue):
+    """Characters NFKC rewrites (ﬁ -> fi, Ⅳ -> IV, fullwidth letters) and multi-byte ones before a name do not
+    shift its span: the span is in characters of the text as given, not bytes of the NFKC text."""
+    question = f"{prefix} {glue}tourists visit Paris and Lyon in France."
+    answer = f"{prefix} so Microsoft moved to Seattle."
+    r = scorer.score(question, answer)
+    texts = {"question": question, "answer": answer}
+    written = {(e.name, texts[s.text][s.start : s.end]) for e in r.entities for s in e.spans}
+    assert {("Paris", "Paris"), ("Lyon", "Lyon"), ("France", "France"), ("Microsoft", "Microsoft"),
+            ("Seattle", "Seattle")} <= written

@@ -124,3 +124,45 @@ def test_a_client_that_stalls_mid_body_gets_503_and_the_server_goes_on(server):
     assert time.time() - t0 < 10
     status, r = call(server, "/score", {"question": "Who founded Microsoft?", "answer": "Bill Gates"})
     assert status == 200 and r["pairs"][0]["docs"] == 1
+
+
+def test_get_score_is_the_post_report_and_top_lists_neighbours(server):
+    from urllib.parse import urlencode
+
+    item = {"question": "Who founded Microsoft?", "answer": "Bill Gates"}
+    status, posted = call(server, "/score", item)
+    status2, got = call(server, "/score?" + urlencode({**item, "policy": "graded"}))
+    assert status == status2 == 200 and got == posted
+    status, r = call(server, "/score?question=" + "x" * 30_000)
+    assert status == 422
+    status, r = call(server, "/top?name=paris&k=2")  # Paris-France 2 documents, Paris-Lyon 1 (corpus.py)
+    assert status == 200 and r["entity"]["name"] == "Paris"
+    assert [(n["name"], n["docs"]) for n in r["by_docs"]] == [("France", 2), ("Lyon", 1)]
+    assert len(r["by_npmi"]) == 2 and r["window"] == 10
+    status, r = call(server, "/top?name=Atlantis")
+    assert status == 200 and r["entity"] is None and r["by_docs"] == []
+    for bad in ("/top?name=Paris&k=0", "/top?name=Paris&k=101", "/top?name=Paris&min_docs=0", "/top?name=" + "x" * 1001,
+                "/top"):
+        status, r = call(server, bad)
+        assert status == 422 and "detail" in r, bad
+
+
+def test_the_report_says_where_each_name_is_written_and_healthz_what_the_page_needs(server):
+    question, answer = "who founded microsoft in albuquerque?", "Bill Gates founded Microsoft."
+    status, r = call(server, "/score", {"question": question, "answer": answer})
+    spans = {e["name"]: [(s["text"], s["start"], s["end"]) for s in e["spans"]] for e in r["entities"]}
+    # by hand: "microsoft" at 12 of the (lowercase) question, and the answer's "Microsoft" at 19 joins it
+    assert spans == {"Microsoft": [("question", 12, 21), ("answer", 19, 28)], "Albuquerque": [("question", 25, 36)],
+                     "Bill Gates": [("answer", 0, 10)]}
+    status, r = call(server, "/evidence?name=Paris&name=France&limit=1")
+    d = r["docs"][0]
+    assert sorted(d["snippet"][a:b] for a, b in d["marks"]) == ["France", "Paris"]
+    status, h = call(server, "/healthz")
+    assert h["evidence"] is True and h["policy"] == "graded" and h["window"] == 10
+
+
+def test_the_page_is_served_at_the_root(server):
+    with urllib.request.urlopen(server + "/", timeout=10) as resp:
+        body, headers = resp.read().decode(), resp.headers
+    assert headers["Content-Type"].startswith("text/html") and "<title>cooc risk explorer</title>" in body
+    assert "script-src 'sha256-" in headers["Content-Security-Policy"]
