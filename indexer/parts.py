@@ -263,7 +263,7 @@ def warm_kernels() -> None:
     """Load the counting kernels (numba's on-disk cache) in this process, before it forks workers.
 
     Forked workers then share the loaded machine code instead of each loading its own copy: measured on
-    the 3 corpus files, 0.6 s and ~100 MiB of private memory per worker.
+    the 3 corpus files, 0.6 s and ~50 MiB of private memory per worker.
     """
     counter = ShardCounter(1000)
     counter.add(["Warm up the \"Compiled Kernels\" of New York in 1999."])
