@@ -8,13 +8,14 @@ with the rule's names of the corpus mixed in by a Zipf law, .jsonl.zst shards), 
 files themselves, for the side-by-side with the local infini-gram engine.
 
 Every cooc build is the default one, `cooc build FILES -o OUT --workers W --force -q` (W =
---workers, 2), run as a subprocess: wall time and peak memory of the whole process tree by the three
-measures of `treemem.py` (VmRSS summed, PSS summed, distinct resident pages), median of --runs. Measured in the same run, per
-dataset: a stage table (read / count / evidence / store of `count_shard`, then the merge; one process), the
+--workers, 2), run as a subprocess: wall time and peak memory of the whole process tree by the
+three measures of `treemem.py` (VmRSS summed, PSS summed, distinct resident pages), median of
+--runs. Measured in the same run, per dataset: a stage table (read / count / evidence / store of `count_shard`, then the merge; one process), the
 I/O floor (decompress + parse the same files, nothing else; 1 and W processes) and the pure-Python
 reference (`benchmarks/baseline.py`: the span rule of `indexer/spans.py` + dict counting) on the
 first --baseline-mb MB of the dataset's distinct files, taken in turn. Then the peer table
-(build time and memory, runs alternating; p50/p99 of count and pair lookups for the same names, in this process)
+(build time and memory, runs alternating; p50/p99 of count and pair lookups for the same names,
+in this process)
 and the sketch-error table. Targets (issue 12) are checked against the measured numbers.
 """
 
@@ -267,7 +268,8 @@ def bench_dataset(title: str, files: list[Path], sample_files: list[Path], work:
                  f"{docs / stage_total:,.0f}", "-", "-", "-", "-", f"{stage_total / floors[1]:,.1f}x",
                  f"{mb / stage_total / py_rate:,.1f}x"])
     rows.append([f"cooc build (default), {workers} workers", f"{b['seconds']:.2f}", f"{rate:,.1f}",
-                 f"{docs / b['seconds']:,.0f}", *mem_cells(b), f"{b['index_bytes'] / MB:,.1f}", f"{b['seconds'] / floors[workers]:,.1f}x", f"{rate / py_rate:,.1f}x"])
+                 f"{docs / b['seconds']:,.0f}", *mem_cells(b), f"{b['index_bytes'] / MB:,.1f}",
+                 f"{b['seconds'] / floors[workers]:,.1f}x", f"{rate / py_rate:,.1f}x"])
     out.append(table([f"end to end (median of {runs})", "seconds", "MB/s", "docs/s", *MEM_HEADERS, "index MB",
                       "time vs I/O floor", "speed vs pure Python"], rows))
     checks = [f"- >= {TARGET_MBS:g} MB/s with {workers} workers: {rate:,.1f} MB/s, {verdict(rate >= TARGET_MBS)}",
