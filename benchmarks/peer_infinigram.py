@@ -11,8 +11,8 @@ What is measured, and how:
   is refused above the hard limit, even as root in a sandbox). Wall seconds include interpreter
   start and that import (~1.5 s); peak memory of the process tree (Python, its fork pool, the
   rust_indexing children) by `treemem.py`'s three measures: VmRSS summed (pages shared after fork
-  count once per process), PSS summed, and distinct resident pages. Index bytes: the files the engine reads (tokenized.0 = the text, table.0 = suffix
-  array, offset.0 = document offsets).
+  count once per process), PSS summed, and distinct resident pages. Index bytes: the files the
+  engine reads (tokenized.0 = the text, table.0 = suffix array, offset.0 = document offsets).
 - queries: `InfiniGramEngine.count` for a name, `count_cnf([[a], [b]])` for a pair, each query
   repeated and its median taken; p50/p99 over the queries, in microseconds, in this process.
   Matching is on raw bytes: case-sensitive and with no word boundaries ("Bob" also counts in
