@@ -8,13 +8,14 @@ with the rule's names of the corpus mixed in by a Zipf law, .jsonl.zst shards), 
 files themselves, for the side-by-side with the local infini-gram engine.
 
 Every cooc build is the default one, `cooc build FILES -o OUT --workers W --force -q` (W =
---workers, 2), run as a subprocess: wall time and peak RSS of the whole process tree (VmRSS
-summed over the tree, sampled every 50 ms), median of --runs. Measured in the same run, per
-dataset: a stage table (read / count / evidence / store of `count_shard`, then the merge; one process), the
-I/O floor (decompress + parse the same files, nothing else; 1 and W processes) and the pure-Python
+--workers, 2), run as a subprocess: wall time and peak memory of the whole process tree by the
+three measures of `treemem.py` (VmRSS summed, PSS summed, distinct resident pages), median of
+--runs. Measured in the same run, per dataset: a stage table (read / count / evidence / store of
+`count_shard`, then the merge; one process), the I/O floor (decompress + parse the same files, nothing else; 1 and W processes) and the pure-Python
 reference (`benchmarks/baseline.py`: the span rule of `indexer/spans.py` + dict counting) on the
 first --baseline-mb MB of the dataset's distinct files, taken in turn. Then the peer table
-(build time and RSS; p50/p99 of count and pair lookups for the same names, in this process)
+(build time and memory, runs alternating; p50/p99 of count and pair lookups for the same names,
+in this process)
 and the sketch-error table. Targets (issue 12) are checked against the measured numbers.
 """
 
@@ -27,7 +28,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -46,7 +46,7 @@ from cooc.indexer.spans import KIND_NUMBER, find_spans, prepare, span_text
 
 from . import baseline, peer_infinigram
 from .generate import corpus_names, generate, source_texts
-from .peer_infinigram import tree_rss
+from .treemem import TreeMemory, run_measured
 
 MB = 1e6
 MIB = 2**20
@@ -58,30 +58,15 @@ TARGET_LOOKUP = 30.0  # times faster than infini-gram, count and pair lookups
 
 # ---- measuring -----------------------------------------------------------------------------
 
-def timed_subprocess(cmd: list[str], log: Path | None = None) -> tuple[float, int]:
-    """Wall seconds and peak RSS of the process tree (sampled every 50 ms); raises on failure."""
-    peak, stop = 0, threading.Event()
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-    def sample() -> None:
-        nonlocal peak
-        while not stop.is_set():
-            peak = max(peak, tree_rss(proc.pid))
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, err = proc.communicate()
-    seconds = time.perf_counter() - t0
-    stop.set()
-    sampler.join()
-    if log is not None:
-        log.write_text(err)
-    if proc.returncode:
-        tail = err.strip().splitlines()[-1] if err.strip() else f"exit {proc.returncode}"
+def timed_subprocess(cmd: list[str], log: Path | None = None) -> tuple[float, TreeMemory]:
+    """Wall seconds and peak memory of the process tree (`treemem.py`); raises on failure."""
+    log = log or Path(os.devnull)
+    m = run_measured(cmd, log)
+    if m.returncode:
+        err = log.read_text(errors="replace").strip() if log.is_file() else ""
+        tail = err.splitlines()[-1] if err else f"exit {m.returncode}"
         raise SystemExit(f"benchmark command failed: {' '.join(cmd[:6])} ...: {tail}")
-    return seconds, peak
+    return m.seconds, m.peak
 
 
 def cooc_command() -> list[str]:
@@ -96,8 +81,18 @@ def dir_bytes(path: Path) -> int:
                if f.is_file() and not f.is_symlink() and PARTS_DIR not in f.relative_to(path).parts)
 
 
+def peaks_of(peaks: list[TreeMemory]) -> dict:
+    """Median and max over runs of each peak measure (bytes; unique: None where pagemap is hidden)."""
+    out = {"peak": statistics.median(p.rss for p in peaks), "peak_max": max(p.rss for p in peaks),
+           "pss": statistics.median(p.pss for p in peaks), "pss_max": max(p.pss for p in peaks),
+           "unique": None, "unique_max": None}
+    if all(p.unique is not None for p in peaks):
+        out.update(unique=statistics.median(p.unique for p in peaks), unique_max=max(p.unique for p in peaks))
+    return out
+
+
 def cooc_builds(files: list[Path], out: Path, workers: int, runs: int) -> dict:
-    """The default build, `runs` times: median wall, median and max peak RSS, index bytes."""
+    """The default build, `runs` times: median wall, median and max of each peak-memory measure, index bytes."""
     walls, peaks = [], []
     cmd = [*cooc_command(), "build", *map(str, files), "-o", str(out), "--workers", str(workers), "--force", "-q"]
     for _ in range(runs):
@@ -105,8 +100,8 @@ def cooc_builds(files: list[Path], out: Path, workers: int, runs: int) -> dict:
         wall, peak = timed_subprocess(cmd, out.with_name(out.name + ".log"))
         walls.append(wall)
         peaks.append(peak)
-    return {"seconds": statistics.median(walls), "all_seconds": walls, "peak": statistics.median(peaks),
-            "peak_max": max(peaks), "index_bytes": dir_bytes(out)}
+    return {"seconds": statistics.median(walls), "all_seconds": walls, **peaks_of(peaks),
+            "index_bytes": dir_bytes(out)}
 
 
 def _read_file_only(path: str) -> tuple[int, int]:
@@ -189,6 +184,16 @@ def _mib(b: float) -> str:
     return f"{b / MIB:,.0f}"
 
 
+MEM_HEADERS = ["peak RSS MiB (VmRSS summed)", "peak PSS MiB", "peak memory MiB (distinct pages)"]
+
+
+def mem_cells(b: dict) -> list[str]:
+    """Median (max) over the runs of the three peak measures of `treemem.py`."""
+    cells = [f"{_mib(b[k])} (max {_mib(b[k + '_max'])})" for k in ("peak", "pss")]
+    unique = "-" if b["unique"] is None else f"{_mib(b['unique'])} (max {_mib(b['unique_max'])})"
+    return [*cells, unique]
+
+
 # ---- datasets ------------------------------------------------------------------------------
 
 def copied_corpus(files: list[Path], copies: int, dest: Path) -> list[Path]:
@@ -256,16 +261,16 @@ def bench_dataset(title: str, files: list[Path], sample_files: list[Path], work:
     rows = []
     for w, s in floors.items():
         rows.append([f"I/O floor, {w} process{'es' if w > 1 else ''}", f"{s:.2f}", f"{mb / s:,.1f}", f"{docs / s:,.0f}",
-                     "-", "-", "1.0x", "-"])
+                     "-", "-", "-", "-", "1.0x", "-"])
     rows.append([f"pure Python reference, 1 process (first {py_bytes / MB:.1f} MB)", f"{py_s:.2f}",
-                 f"{py_rate:,.2f}", "-", "-", "-", "-", "1.0x"])
+                 f"{py_rate:,.2f}", "-", "-", "-", "-", "-", "-", "1.0x"])
     rows.append(["cooc stages above, 1 process (in-process)", f"{stage_total:.2f}", f"{mb / stage_total:,.1f}",
-                 f"{docs / stage_total:,.0f}", "-", "-", f"{stage_total / floors[1]:,.1f}x",
+                 f"{docs / stage_total:,.0f}", "-", "-", "-", "-", f"{stage_total / floors[1]:,.1f}x",
                  f"{mb / stage_total / py_rate:,.1f}x"])
     rows.append([f"cooc build (default), {workers} workers", f"{b['seconds']:.2f}", f"{rate:,.1f}",
-                 f"{docs / b['seconds']:,.0f}", f"{_mib(b['peak'])} (max {_mib(b['peak_max'])})",
-                 f"{b['index_bytes'] / MB:,.1f}", f"{b['seconds'] / floors[workers]:,.1f}x", f"{rate / py_rate:,.1f}x"])
-    out.append(table([f"end to end (median of {runs})", "seconds", "MB/s", "docs/s", "peak RSS MiB", "index MB",
+                 f"{docs / b['seconds']:,.0f}", *mem_cells(b), f"{b['index_bytes'] / MB:,.1f}",
+                 f"{b['seconds'] / floors[workers]:,.1f}x", f"{rate / py_rate:,.1f}x"])
+    out.append(table([f"end to end (median of {runs})", "seconds", "MB/s", "docs/s", *MEM_HEADERS, "index MB",
                       "time vs I/O floor", "speed vs pure Python"], rows))
     checks = [f"- >= {TARGET_MBS:g} MB/s with {workers} workers: {rate:,.1f} MB/s, {verdict(rate >= TARGET_MBS)}",
               f"- >= {TARGET_VS_PYTHON:g}x the pure-Python reference: {rate / py_rate:,.1f}x, "
@@ -274,7 +279,7 @@ def bench_dataset(title: str, files: list[Path], sample_files: list[Path], work:
         checks.append(f"- peak RSS <= {TARGET_RSS / 2**30:g} GiB: max {b['peak_max'] / 2**30:.2f} GiB over the runs, "
                       f"{verdict(b['peak_max'] <= TARGET_RSS)}")
     out.append(f"\n(time vs I/O floor: against the floor with as many processes.) Build runs: "
-               f"{', '.join(f'{s:.2f}' for s in b['all_seconds'])} s; peak RSS: median (max) over the runs. "
+               f"{', '.join(f'{s:.2f}' for s in b['all_seconds'])} s; peak memory: median (max) over the runs. "
                "Targets:\n" + "\n".join(checks) + "\n")
     res = {"mb": mb, "documents": docs, "stages": st["seconds"], "io_floor": floors, "python_mb_s": py_rate,
            "build": b, "mb_s": rate}
@@ -361,19 +366,26 @@ def bench_peer(files: list[Path], work: Path, runs: int, workers: int, n_queries
     mb = sum(_read_file_only(str(f))[0] for f in files) / MB
     out = [f"### Side by side with infini-gram {peer_infinigram.version()} (u8 raw-bytes index): the {len(files)} "
            f"corpus files, {mb:,.1f} MB of text\n"]
-    ig_runs = [peer_infinigram.build(files, work / "infinigram", cpus=workers) for _ in range(runs)]
-    ig = {"seconds": statistics.median(r["seconds"] for r in ig_runs),
-          "peak": statistics.median(r["peak_rss_bytes"] for r in ig_runs),
-          "peak_max": max(r["peak_rss_bytes"] for r in ig_runs), "index_bytes": ig_runs[-1]["index_bytes"]}
-    cb = cooc_builds(files, work / "index-peer", workers, runs)
+    ig_runs, cooc_runs = [], []
+    for _ in range(runs):  # alternating, so both see the same load
+        ig_runs.append(peer_infinigram.build(files, work / "infinigram", cpus=workers))
+        cooc_runs.append(cooc_builds(files, work / "index-peer", workers, 1))
+    ig = {"seconds": statistics.median(r["seconds"] for r in ig_runs), "index_bytes": ig_runs[-1]["index_bytes"],
+          **peaks_of([TreeMemory(r["peak_rss_bytes"], r["peak_pss_bytes"], r["peak_unique_bytes"]) for r in ig_runs])}
+    cb = {"seconds": statistics.median(r["seconds"] for r in cooc_runs), "index_bytes": cooc_runs[-1]["index_bytes"],
+          **peaks_of([TreeMemory(r["peak"], r["pss"], r["unique"]) for r in cooc_runs])}
     rows = [[f"infini-gram indexer, --cpus {workers}", f"{ig['seconds']:.2f}", f"{mb / ig['seconds']:,.1f}",
-             f"{_mib(ig['peak'])} (max {_mib(ig['peak_max'])})", f"{ig['index_bytes'] / MB:,.1f}"],
+             *mem_cells(ig), f"{ig['index_bytes'] / MB:,.1f}"],
             [f"cooc build (default), --workers {workers}", f"{cb['seconds']:.2f}", f"{mb / cb['seconds']:,.1f}",
-             f"{_mib(cb['peak'])} (max {_mib(cb['peak_max'])})", f"{cb['index_bytes'] / MB:,.1f}"]]
-    out.append(table([f"build (median of {runs})", "seconds", "MB/s", "peak RSS MiB", "index MB"], rows))
-    t_ratio, m_ratio = cb["seconds"] / ig["seconds"], cb["peak"] / ig["peak"]
-    out.append(f"\ncooc / infini-gram: wall {t_ratio:.2f}x ({verdict(t_ratio <= 1)}: at or below), peak RSS "
-               f"{m_ratio:.2f}x ({verdict(m_ratio <= 1)}: at or below)\n")
+             *mem_cells(cb), f"{cb['index_bytes'] / MB:,.1f}"]]
+    out.append(table([f"build (median of {runs}, alternating)", "seconds", "MB/s", *MEM_HEADERS, "index MB"], rows))
+    t_ratio = cb["seconds"] / ig["seconds"]
+    ratios = {k: cb[k] / ig[k] for k in ("peak", "pss", "unique") if cb[k] is not None and ig[k] is not None}
+    m_key = "unique" if "unique" in ratios else "pss"
+    out.append(f"\ncooc / infini-gram: wall {t_ratio:.2f}x ({verdict(t_ratio <= 1)}: at or below); peak memory "
+               f"{ratios.get('unique', float('nan')):.2f}x by distinct pages, {ratios['pss']:.2f}x by PSS, "
+               f"{ratios['peak']:.2f}x by VmRSS summed ({verdict(ratios[m_key] <= 1)}: at or below, by "
+               f"{'distinct pages' if m_key == 'unique' else 'PSS'}: every page the tree holds, once)\n")
 
     names, pairs = rule_queries(files, n_queries, n_queries)
     c = cooc_latency(work / "index-peer", names, pairs, repeats)

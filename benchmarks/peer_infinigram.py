@@ -9,10 +9,10 @@ What is measured, and how:
   package must be installed, and numpy, which the package does not declare). `--ulimit` is the
   machine's hard limit of open files (the indexer sets soft = hard = --ulimit; its default, 2**20,
   is refused above the hard limit, even as root in a sandbox). Wall seconds include interpreter
-  start and that import (~1.5 s); peak RSS is the sum of VmRSS over the process tree (Python, its
-  fork pool, the rust_indexing children), sampled every 50 ms, so pages shared after fork count once
-  per process. Index bytes: the files the engine reads (tokenized.0 = the text, table.0 = suffix
-  array, offset.0 = document offsets).
+  start and that import (~1.5 s); peak memory of the process tree (Python, its fork pool, the
+  rust_indexing children) by `treemem.py`'s three measures: VmRSS summed (pages shared after fork
+  count once per process), PSS summed, and distinct resident pages. Index bytes: the files the
+  engine reads (tokenized.0 = the text, table.0 = suffix array, offset.0 = document offsets).
 - queries: `InfiniGramEngine.count` for a name, `count_cnf([[a], [b]])` for a pair, each query
   repeated and its median taken; p50/p99 over the queries, in microseconds, in this process.
   Matching is on raw bytes: case-sensitive and with no word boundaries ("Bob" also counts in
@@ -38,15 +38,14 @@ import re
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from itertools import pairwise
 from pathlib import Path
 
-SAMPLE_SECONDS = 0.05
+from .treemem import run_measured
+
 SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")  # what infini_gram.indexing.load_file reads
 # Engine args for a u8 index: the C++ engine types vocab_size as the token type (uint8), so 255 is its
 # largest value, and the wrapper asserts eos_token_id < vocab_size. count/count_cnf never read
@@ -67,44 +66,6 @@ def version() -> str:
     from importlib.metadata import version as v
 
     return v("infini-gram")
-
-
-def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants."""
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            with open(f"/proc/{p}/status") as fh:
-                total += next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS:"))
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as fh:
-                    stack.extend(int(c) for c in fh.read().split())
-        except (FileNotFoundError, ProcessLookupError, StopIteration):
-            continue
-    return total
-
-
-def _timed(cmd: list[str], log: Path, env: dict[str, str]) -> tuple[float, int, int]:
-    """Wall seconds, peak tree RSS and exit code of a subprocess whose output goes to `log`."""
-    peak, stop = 0, threading.Event()
-    with open(log, "wb") as out:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-
-        def sample() -> None:
-            nonlocal peak
-            while not stop.is_set():
-                peak = max(peak, tree_rss(proc.pid))
-                time.sleep(SAMPLE_SECONDS)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        rc = proc.wait()
-        seconds = time.perf_counter() - t0
-        stop.set()
-        sampler.join()
-    return seconds, peak, rc
 
 
 def build(files: list[Path], workdir: Path, cpus: int | None = None, mem_gib: int | None = None) -> dict:
@@ -132,14 +93,16 @@ def build(files: list[Path], workdir: Path, cpus: int | None = None, mem_gib: in
     cmd = [sys.executable, "-m", "infini_gram.indexing", "--data_dir", str(data), "--save_dir", str(index),
            "--token_dtype", "u8", "--cpus", str(cpus), "--mem", str(mem_gib), "--ulimit", str(ulimit)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TQDM_DISABLE": "1"}
-    seconds, peak, rc = _timed(cmd, log, env)
+    m = run_measured(cmd, log, env)
+    rc = m.returncode
     # the indexer can print "Something went wrong" and still leave table.0 behind: check both
     leftovers = [p.name for p in index.glob("*-*") if p.is_dir()]  # parts-0 / merged-0 mean a failed step
     if rc or leftovers or not (index / "table.0").exists():
         tail = "\n".join(log.read_text(errors="replace").strip().splitlines()[-5:])
         raise RuntimeError(f"infini-gram indexing failed (exit {rc}; see {log}):\n{tail}")
     index_bytes = sum(p.stat().st_size for p in index.iterdir() if p.is_file())
-    return {"seconds": seconds, "peak_rss_bytes": peak, "index_bytes": index_bytes, "index_dir": str(index)}
+    return {"seconds": m.seconds, "peak_rss_bytes": m.peak.rss, "peak_pss_bytes": m.peak.pss,
+            "peak_unique_bytes": m.peak.unique, "index_bytes": index_bytes, "index_dir": str(index)}
 
 
 def _percentile(xs: list[float], q: float) -> float:
@@ -277,7 +240,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"infini-gram {version()} (u8 raw bytes), {len(files)} files, {text_bytes / mb:.1f} MB indexed")
     print(f"{'':<10} {'value':>12}  detail")
     print(f"{'build':<10} {b['seconds']:>10.2f} s  {text_bytes / mb / b['seconds']:.1f} MB/s")
-    print(f"{'peak RSS':<10} {b['peak_rss_bytes'] / mb:>9.1f} MB  process tree, 50 ms samples")
+    print(f"{'peak RSS':<10} {b['peak_rss_bytes'] / mb:>9.1f} MB  process tree, VmRSS summed, 50 ms samples")
+    print(f"{'peak PSS':<10} {b['peak_pss_bytes'] / mb:>9.1f} MB  process tree, Pss summed")
+    if b["peak_unique_bytes"] is not None:
+        print(f"{'peak mem':<10} {b['peak_unique_bytes'] / mb:>9.1f} MB  process tree, distinct resident pages")
     print(f"{'index':<10} {b['index_bytes'] / mb:>9.1f} MB  {b['index_bytes'] / text_bytes:.2f} x text")
     nonzero = sum(1 for v in q["cnf_counts"].values() if v)
     print(f"{'count':<10} {q['count_us_p50']:>9.1f} us  p50; p99 {q['count_us_p99']:.1f} us;"

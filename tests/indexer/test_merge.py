@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cooc.indexer.build import BuildConfig, build_index
+from cooc.indexer import build as build_module
+from cooc.indexer.build import MIN_BYTES_PER_WORKER, BuildConfig, build_index, shard_runner
 from cooc.indexer.errors import CoocError
 from cooc.indexer.merge import MergeOptions, merge
 from cooc.indexer.read import ReadOptions
@@ -60,7 +61,8 @@ def test_merge_of_gazetteer_parts(tmp_path, gazetteer):
     assert Index.open(tmp_path / "AB").entity("MSFT").name == "Microsoft"  # the aliases survive the merge
 
 
-def test_workers_and_ranks_give_the_same_index(tmp_path):
+def test_workers_and_ranks_give_the_same_index(tmp_path, monkeypatch):
+    monkeypatch.setattr(build_module, "MIN_BYTES_PER_WORKER", 1)  # these tiny shards still get 2 forked workers
     files = shard(tmp_path, DOCS * 3, 5)
     build_index(cfg(files, tmp_path / "w1", runner=LocalRunner(workers=1), merge=PRUNED))
     build_index(cfg(files, tmp_path / "w2", runner=LocalRunner(workers=2), merge=PRUNED))
@@ -159,6 +161,15 @@ def test_dedup_exact_and_near(tmp_path):
     assert Index.open(tmp_path / "near").entity("Bill Gates").docs == 1
     assert Index.open(tmp_path / "near").entity("Seattle").docs == 2  # d3, d6
     assert Index.open(tmp_path / "plain").entity("1976").docs == 1 and Index.open(tmp_path / "near").entity("1976") is None
+
+
+def test_counting_workers_follow_the_input_size():
+    """A worker per MIN_BYTES_PER_WORKER of input files, per shard, up to --workers; never fewer than one."""
+    assert shard_runner(LocalRunner(2), MIN_BYTES_PER_WORKER - 1, 3).workers == 1  # counted in this process
+    assert shard_runner(LocalRunner(2), 2 * MIN_BYTES_PER_WORKER, 3).workers == 2
+    assert shard_runner(LocalRunner(8), 100 * MIN_BYTES_PER_WORKER, 3).workers == 3
+    assert shard_runner(LocalRunner(2), 100 * MIN_BYTES_PER_WORKER, 1).workers == 1
+    assert shard_runner(LocalRunner(4), 3 * MIN_BYTES_PER_WORKER, 8).workers == 3
 
 
 def test_parts_survive_a_failing_shard(tmp_path):
