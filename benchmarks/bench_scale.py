@@ -35,8 +35,8 @@ from cooc.indexer.build import BuildConfig, build_index
 from cooc.indexer.merge import MergeOptions, merge
 from cooc.indexer.runner import LocalRunner
 out, workers, files = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
-r = build_index(BuildConfig(files, out, runner=LocalRunner(workers), force=True, progress=False))
-m = merge([out], out.with_name(out.name + "-pruned"), MergeOptions(min_pair_docs=2), LocalRunner(workers),
+r = build_index(BuildConfig(files, out, runner=LocalRunner(workers=workers), force=True, progress=False))
+m = merge([out], out.with_name(out.name + "-pruned"), MergeOptions(min_pair_docs=2), LocalRunner(workers=workers),
           force=True)
 print(json.dumps({"map_s": r.count_seconds, "reduce_s": r.merged.seconds, "buckets": r.merged.buckets,
                   "names": r.merged.names, "pairs": r.merged.pairs, "documents": r.merged.documents,

@@ -110,7 +110,7 @@ def shard_runner(runner: Runner, input_bytes: int, shards: int) -> Runner:
     shard); one process counts in this process, with no fork at all."""
     if not isinstance(runner, LocalRunner):
         return runner
-    return LocalRunner(max(1, min(runner.workers, shards, input_bytes // MIN_BYTES_PER_WORKER)))
+    return LocalRunner(workers=max(1, min(runner.workers, shards, input_bytes // MIN_BYTES_PER_WORKER)))
 
 
 def _run_shards(todo: list[Path], parts_dir: Path, opts: CountOptions, cfg: BuildConfig,

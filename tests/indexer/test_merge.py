@@ -165,11 +165,11 @@ def test_dedup_exact_and_near(tmp_path):
 
 def test_counting_workers_follow_the_input_size():
     """A worker per MIN_BYTES_PER_WORKER of input files, per shard, up to --workers; never fewer than one."""
-    assert shard_runner(LocalRunner(2), MIN_BYTES_PER_WORKER - 1, 3).workers == 1  # counted in this process
-    assert shard_runner(LocalRunner(2), 2 * MIN_BYTES_PER_WORKER, 3).workers == 2
-    assert shard_runner(LocalRunner(8), 100 * MIN_BYTES_PER_WORKER, 3).workers == 3
-    assert shard_runner(LocalRunner(2), 100 * MIN_BYTES_PER_WORKER, 1).workers == 1
-    assert shard_runner(LocalRunner(4), 3 * MIN_BYTES_PER_WORKER, 8).workers == 3
+    assert shard_runner(LocalRunner(workers=2), MIN_BYTES_PER_WORKER - 1, 3).workers == 1  # counted in this process
+    assert shard_runner(LocalRunner(workers=2), 2 * MIN_BYTES_PER_WORKER, 3).workers == 2
+    assert shard_runner(LocalRunner(workers=8), 100 * MIN_BYTES_PER_WORKER, 3).workers == 3
+    assert shard_runner(LocalRunner(workers=2), 100 * MIN_BYTES_PER_WORKER, 1).workers == 1
+    assert shard_runner(LocalRunner(workers=4), 3 * MIN_BYTES_PER_WORKER, 8).workers == 3
 
 
 def test_parts_survive_a_failing_shard(tmp_path):
