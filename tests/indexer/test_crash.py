@@ -22,8 +22,9 @@ def test_sigkill_then_rerun_equals_uninterrupted_build(tmp_path):
     shards.mkdir()
     for i in range(N_SHARDS):
         write_jsonl(shards / f"s{i:02d}.jsonl", DOCS[i % len(DOCS) :] * 800)
-    # the default build (every name, no vocabulary); pairs in 1 document pruned to the sketch, so it is compared too
-    common = ["--window", "10", "--workers", "1", "--sketch-mb", "1", "--min-pair-docs", "2"]
+    # the default build (every name, no vocabulary); pairs in fewer than 10,000 documents pruned to the sketch,
+    # so that it is compared too
+    common = ["--window", "10", "--workers", "1", "--sketch-mb", "1", "--min-pair-docs", "10000"]
     subprocess.run(cooc("build", shards, "-o", tmp_path / "ref", "-q", *common), check=True)
 
     out = tmp_path / "killed"
