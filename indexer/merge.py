@@ -87,7 +87,7 @@ class MergeOptions:
 
 
 class Laps(dict):
-    """Seconds per stage of a merge, in order (for `cooc build`'s report and the scale benchmark)."""
+    """Seconds per stage of a merge, in order (MergeResult.stages; the scale benchmark prints them)."""
 
     def __init__(self) -> None:
         super().__init__()
