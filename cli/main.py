@@ -138,7 +138,7 @@ _vocab_options = _options(
 
 _merge_options = _options(
     click.option("--min-pair-docs", default=MERGE["min_pair_docs"], show_default=True, type=click.IntRange(min=1),
-                 help="Keep pairs with fewer documents only in the sketch (smaller index)."),
+                 help="Keep pairs with fewer documents only in the sketch (the index is smaller only if the sketch is: see --sketch-mb)."),
     click.option("--sketch-mb", default=MERGE["sketch_mb"], type=click.FloatRange(min=0.001),
                  help="Count-min sketch memory (MiB) for the pruned pairs; width is the largest power of two that "
                       "fits. Default: sized to the pruned pairs for 1% false positives, at most 1024 MiB."),

@@ -111,10 +111,11 @@ class Index:
         self.counts_every_name = bool(manifest["config"]["names"]["rules"])
         self._min_pair_docs = int(manifest["config"].get("min_pair_docs", 1))
         counts = manifest.get("counts", {})
-        self._complete = self._min_pair_docs <= 1 or counts.get("pairs_kept") == counts.get("pairs")
+        #: the exact pair table holds every pair (no --min-pair-docs, or it pruned nothing): no sketch needed
+        self.exact_table_complete = self._min_pair_docs <= 1 or counts.get("pairs_kept") == counts.get("pairs")
         self._sketch = None
         self._store: EvidenceStore | None = None
-        if not self._complete and (self.data / SKETCH_FILE).is_file():
+        if not self.exact_table_complete and (self.data / SKETCH_FILE).is_file():
             try:
                 self._sketch = CountMinSketch.load(self.data / SKETCH_FILE, SketchShape.from_dict(manifest["sketch"]))
             except (ValueError, OSError, EOFError) as exc:
@@ -204,7 +205,7 @@ class Index:
         k = int(self._pair_keys.searchsorted(key))
         if k < self._pair_keys.shape[0] and self._pair_keys[k] == key:
             return PairCount(lo, hi, max(0, int(self._pair_docs[k])), "exact")
-        if self._complete:
+        if self.exact_table_complete:
             return PairCount(lo, hi, 0, "exact")
         return self.pairs(np.array([a]), np.array([b]))[0]  # pruned: the sketch's bound
 
@@ -218,7 +219,7 @@ class Index:
         idx = np.minimum(np.searchsorted(self._pair_keys, keys), max(n - 1, 0))
         found = (self._pair_keys[idx] == keys) if n else np.zeros(keys.shape, bool)
         docs = np.maximum(np.where(found, self._pair_docs[idx] if n else 0, 0), 0).astype(np.int64)
-        if self._complete or self._sketch is None or found.all():
+        if self.exact_table_complete or self._sketch is None or found.all():
             return [PairCount(int(x), int(y), int(d), "exact") for x, y, d in zip(lo, hi, docs, strict=True)]
         est = np.minimum(self._sketch.query(keys), self._min_pair_docs - 1)
         sk = self.manifest["sketch"]

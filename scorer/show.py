@@ -132,7 +132,7 @@ def top_report(index: Index, name: str, k: int = 20, min_docs: int = 1, orders: 
     """The names co-occurring most with `name`, by documents and by NPMI (Index.top), as a dict."""
     e = index.entity(name)
     out: dict = {"query": name, "entity": asdict(e) if e else None, "window": index.window,
-                 "exact_table_complete": int(index.manifest["config"].get("min_pair_docs", 1)) <= 1}
+                 "exact_table_complete": index.exact_table_complete}
     if e is None:
         out["did_you_mean"] = did_you_mean(index, name)
     for by in orders:

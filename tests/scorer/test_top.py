@@ -66,3 +66,16 @@ def test_npmi_many_equals_npmi_pair_by_pair(c_a, pairs, n):
     c_b = np.array([p[1] for p in pairs])
     got = npmi_many(c_ab, c_a, c_b, n)
     assert got.tolist() == pytest.approx([npmi(int(x), c_a, int(y), n) for x, y in zip(c_ab, c_b, strict=True)])
+
+
+def test_a_pruned_index_is_complete_only_when_it_pruned_nothing(tmp_path):
+    from cooc.indexer.merge import MergeOptions
+    from cooc.scorer.show import top_report
+
+    docs = write_docs(tmp_path / "docs.jsonl", ["Ada Lovelace met Charles Babbage in London."] * 3)  # pairs: 3 docs
+    kept = Index.open(build(docs, tmp_path / "k2", merge=MergeOptions(min_pair_docs=2)))
+    assert kept.exact_table_complete and kept._sketch is None
+    assert top_report(kept, "Ada Lovelace")["exact_table_complete"] is True
+    pruned = Index.open(build(docs, tmp_path / "k5", merge=MergeOptions(min_pair_docs=5, sketch_mb=1)))
+    assert not pruned.exact_table_complete and pruned._sketch is not None
+    assert top_report(pruned, "Ada Lovelace")["exact_table_complete"] is False
