@@ -167,6 +167,33 @@ GAZ_PAIRS_DOC = {
 }
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under xdist, compile (or load) the numba kernels once in the controller before the workers start.
+
+    On a fresh checkout numba's on-disk cache is empty: each worker would compile the same ~60 kernels
+    itself (~45 s of CPU each), in parallel and for nothing. A tiny real build, merge and lookup here writes
+    the cache, and the workers load it (~1.5 s). A serial run needs no warm-up: it compiles lazily, once.
+    """
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    import tempfile
+
+    import numpy as np
+
+    from cooc.indexer.merge import MergeOptions
+    from cooc.indexer.sketch import CountMinSketch, SketchShape
+    from cooc.scorer import Index, Scorer
+
+    with tempfile.TemporaryDirectory(prefix="cooc-warm-") as d:
+        (Path(d) / "gaz.tsv").write_text(GAZETTEER, encoding="utf-8")
+        build([write_jsonl(Path(d) / "docs.jsonl")], Path(d) / "idx", Path(d) / "gaz.tsv",
+              merge=MergeOptions(min_pair_docs=2))
+        index = Index.open(Path(d) / "idx")
+        Scorer(index).score("Is Paris the capital of France?", "Seattle")
+        index.docs("Paris")
+        CountMinSketch(SketchShape.from_mb(0.01)).add(np.arange(3, dtype=np.uint64), np.ones(3, np.int64))
+
+
 def write_jsonl(path: Path, docs=DOCS, opener=open) -> Path:
     with opener(path, "wt", encoding="utf-8") as fh:
         for doc_id, text in docs:
