@@ -166,7 +166,8 @@ def write_run(parts_dir: Path, part: str, k: int, run: Run, gazetteer: LoadedGaz
         "lower": pa.table({"hash": pa.array(run.lower_hash, pa.uint64()), "uses": run.lower_uses}),
     }
     for kind, table in tables.items():  # sorted by bucket key: a bucket of the merge reads only its row groups
-        table = table.take(np.argsort(table.column(_BUCKET_KEY[kind]).to_numpy(), kind="stable"))
+        # (the order of equal keys is of no matter: quicksort, ~3x faster than a stable sort of uint64 here)
+        table = table.take(np.argsort(table.column(_BUCKET_KEY[kind]).to_numpy()))
         _atomic(files[kind], lambda p, t=table: pq.write_table(t, p, compression="zstd", row_group_size=1 << 17))
 
 
