@@ -11,6 +11,7 @@ number of buckets, gives the same sketch.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -215,8 +216,37 @@ def hll_registers(keys: np.ndarray, registers: np.ndarray | None = None) -> np.n
     return reg
 
 
-def hll_estimate(registers: np.ndarray) -> float:
-    """Distinct-count estimate from registers, by datasketch's HyperLogLog++ estimator."""
-    from datasketch import HyperLogLogPlusPlus
+def _hll_constants() -> tuple[float, np.ndarray, np.ndarray]:
+    """datasketch's HyperLogLog++ tables at p=14 (threshold, raw estimates, biases), read from its
+    `hyperloglog_const` module alone: importing the `datasketch` package loads its LSH, scipy.sparse and scipy.optimize (~25-48 MiB)."""
+    if not _HLL_CONST:
+        spec = importlib.util.find_spec("datasketch")
+        if spec is None or not spec.submodule_search_locations:
+            raise CoocError("datasketch is not installed (pip install datasketch)")
+        path = Path(next(iter(spec.submodule_search_locations))) / "hyperloglog_const.py"
+        const = importlib.util.module_from_spec(importlib.util.spec_from_file_location("_cooc_hll_const", path))
+        const.__spec__.loader.exec_module(const)
+        i = HLL_P - 4
+        _HLL_CONST.extend([float(const._thresholds[i]), const._raw_estimate[i], const._bias[i]])
+    return _HLL_CONST[0], _HLL_CONST[1], _HLL_CONST[2]
 
-    return float(HyperLogLogPlusPlus(p=HLL_P, reg=registers.astype(np.int8)).count())
+
+_HLL_CONST: list = []
+
+
+def hll_estimate(registers: np.ndarray) -> float:
+    """Distinct-count estimate from registers: datasketch's HyperLogLog++ estimator (linear counting
+    below its threshold, else the bias-corrected raw estimate), the same arithmetic in numpy."""
+    reg = registers.astype(np.int8)
+    m = 1 << HLL_P
+    threshold, raw, bias = _hll_constants()
+    num_zero = m - np.count_nonzero(reg)
+    if num_zero > 0:
+        lc = m * np.log(m / float(num_zero))
+        if lc <= threshold:
+            return float(lc)
+    alpha = 0.7213 / (1.0 + 1.079 / m)
+    e = alpha * float(m**2) / np.sum(2.0 ** (-reg))
+    if e <= 5 * m:
+        return float(e - np.mean(bias[np.argsort((e - raw) ** 2)[:6]]))
+    return float(e)
