@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from .alloc import give_back_freed_memory
 from .atomic import atomic_path
 from .count import WINDOW_DOC
 from .dedup import plan_dedup
@@ -139,6 +140,7 @@ def _run_shards(todo: list[Path], parts_dir: Path, opts: CountOptions, cfg: Buil
 def build_index(cfg: BuildConfig) -> BuildResult:
     """Build (or resume) an index directory from corpus files; one writer per directory at a time."""
     output = Path(cfg.output)
+    give_back_freed_memory()
     check_output(output, cfg.force)  # before the lock: never leave a lock file in a directory we refuse
     with DirectoryLock(output, shared=cfg.world_size > 1):
         return _build_locked(cfg, output)

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from . import spans
+from .alloc import give_back_freed_memory
 from .buckets import (
     BucketPlan,
     default_buckets,
@@ -424,6 +425,7 @@ def merge(sources: list[Path], output: Path, opts: MergeOptions, runner: Runner 
           force: bool = False, progress: bool = False) -> MergeResult:
     """`cooc merge`: every finished part of the sources into one index at `output` (`force`: replace one)."""
     output = Path(output)
+    give_back_freed_memory()
     check_output(output, force)
     with DirectoryLock(output):
         return merge_parts(collect([Path(s) for s in sources]), output, opts, runner=runner, progress=progress)

@@ -33,6 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .alloc import give_back_freed_memory
 from .atomic import atomic_path, write_json_atomic
 from .count import Run, ShardCounter
 from .errors import CoocError
@@ -268,6 +269,7 @@ _LOADED: dict = {}  # per process: the gazetteer file last loaded (path, inode, 
 
 def count_shard_with(path: Path, parts_dir: Path, opts: CountOptions, skip_docs: set[int] | None = None) -> dict:
     """count_shard for a worker process (local pool or Ray task): the gazetteer is loaded once per process."""
+    give_back_freed_memory()  # a Ray worker was not forked from the build
     gazetteer = None
     if opts.gazetteer_path:
         st = os.stat(opts.gazetteer_path)
