@@ -278,3 +278,24 @@ def test_an_interrupted_merge_reduces_only_the_unfinished_buckets(tmp_path, corp
 def test_bucket_counts_must_be_powers_of_two():
     with pytest.raises(CoocError, match="power of two"):
         MergeOptions(buckets=3)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 60_000), min_size=1, max_size=6), st.integers(0, 2**32 - 1))
+def test_bucket_sums_in_a_growing_table_equal_a_group_by(chunks, seed):
+    """Rows summed chunk by chunk into a table that doubles as it fills give numpy's sorted group-by."""
+    from cooc.indexer.buckets import _sorted_totals, add_rows
+
+    rng = np.random.default_rng(seed)
+    table, used, all_keys, all_docs = np.zeros((16, 2), dtype=np.uint64), 0, [], []
+    for n in chunks:
+        keys = rng.integers(0, max(2, n // 2), n, dtype=np.uint64) << np.uint64(32) | rng.integers(0, 50, n, dtype=np.uint64)
+        docs = rng.integers(1, 9, n).astype(np.int64)
+        table, used = add_rows(table, used, keys, docs)
+        all_keys.append(keys)
+        all_docs.append(docs)
+    want, inverse = np.unique(np.concatenate(all_keys), return_inverse=True)
+    keys, totals = _sorted_totals(table)
+    assert used == want.size and 2 * used <= table.shape[0]
+    assert np.array_equal(keys, want)
+    assert np.array_equal(totals, np.bincount(inverse, weights=np.concatenate(all_docs)).astype(np.int64))
