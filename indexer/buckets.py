@@ -228,10 +228,11 @@ def _bucket_totals(plan: BucketPlan, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def add_rows(table: np.ndarray, used: int, keys: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, int]:
-    """Sum rows into the table (`used` keys so far), doubling it first if they could fill more than half
-    (a key's probe stays short); returns the table and its keys."""
+    """Sum rows into the table (`used` keys so far), doubling it first if they could fill more than 3/4 of
+    it; returns the table and its keys. (At most half full, the table and its doubling were the merge's
+    peak: 32 + 64 MiB for 1.25 M pairs, against 16 + 32 MiB now, at the same speed, measured.)"""
     cap = table.shape[0]
-    while 2 * (used + keys.size) > cap:
+    while 4 * (used + keys.size) > 3 * cap:
         cap *= 2
     if cap > table.shape[0]:
         table = _grown(table, cap)

@@ -296,6 +296,6 @@ def test_bucket_sums_in_a_growing_table_equal_a_group_by(chunks, seed):
         all_docs.append(docs)
     want, inverse = np.unique(np.concatenate(all_keys), return_inverse=True)
     keys, totals = _sorted_totals(table)
-    assert used == want.size and 2 * used <= table.shape[0]
+    assert used == want.size and 4 * used <= 3 * table.shape[0]
     assert np.array_equal(keys, want)
     assert np.array_equal(totals, np.bincount(inverse, weights=np.concatenate(all_docs)).astype(np.int64))
