@@ -22,8 +22,8 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import numba as nb
 import numpy as np
 import pyarrow as pa
@@ -33,6 +33,9 @@ from .atomic import atomic_path, write_json_atomic
 from .duck import connect
 from .layout import MERGE_WORK_DIR
 from .parts import run_files
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["BucketPlan", "HashIndex", "default_buckets", "pairs_bucket", "names_bucket", "work_dir"]
 

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -39,6 +38,7 @@ from .buckets import (
     work_dir,
 )
 from .count import WINDOW_DOC
+from .duck import write_errors
 from .errors import CoocError
 from .evidence import merge_stores, part_store
 from .layout import ARRAYS, COMMON_FLAG, EVIDENCE_DIR, FORMAT, FORMAT_VERSION, PARTS_DIR
@@ -234,7 +234,7 @@ def _reduce(runner: Runner, plan: BucketPlan, phase: str, fn) -> list:
     tasks = [Task(f"{phase} bucket {k} of {plan.buckets}", fn, (plan, k)) for k in range(plan.buckets)]
     try:
         failed = runner.run(tasks, lambda task, result: results.__setitem__(task.args[1], result))
-    except (OSError, duckdb.Error) as exc:  # disk full while a bucket writes: nothing published is touched
+    except write_errors() as exc:  # disk full while a bucket writes: nothing published is touched
         raise CoocError(f"could not write the merge's buckets into {plan.work} "
                         f"({getattr(exc, 'strerror', None) or exc}): is the disk full? The previous index (if any) "
                         "is untouched and the parts and finished buckets are kept; free space and rerun") from None
@@ -412,7 +412,7 @@ def _write(staging: Path, output: Path, table: NameTable, pairs: Pairs, manifest
            sketch: CountMinSketch | None) -> None:
     try:
         write_index(staging, table, pairs, manifest, sketch)
-    except (OSError, duckdb.Error) as exc:  # disk full while writing: the published index is untouched
+    except write_errors() as exc:  # disk full while writing: the published index is untouched
         shutil.rmtree(staging, ignore_errors=True)
         raise CoocError(f"could not write the index files into {staging} ({getattr(exc, 'strerror', None) or exc}): "
                         "is the disk full? "

@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 
 import duckdb
 import numpy as np
@@ -304,3 +306,13 @@ def test_a_longer_name_is_never_looked_up_as_a_shorter_one(tmp_path):
     assert (idx.entity("Thomas").name, idx.entity("Thomas").docs) == ("Thomas", 1)
     assert idx.entity("Dixon") is None and idx.entity("Jr") is None
     assert idx.docs("Thomas Dixon Jr.") == 1 and idx.docs("Thomas Dixon Sr.") == 0
+
+
+@pytest.mark.slow
+def test_the_counting_processes_do_not_load_duckdb():
+    """The CLI and the build import DuckDB only once the merge connects: the forked counting workers then never
+    map it (~18 MiB of the build's peak memory)."""
+    code = ("import sys; import cooc.cli.main, cooc.indexer.build, cooc.indexer.merge, cooc.indexer.buckets; "
+            "assert 'duckdb' not in sys.modules, 'duckdb imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
