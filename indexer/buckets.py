@@ -285,7 +285,8 @@ def _sum_into(table, keys, docs):
 
 @nb.njit(cache=True)
 def _grown(table, cap):
-    """The table's slots in a table of cap slots."""
+    """The table's slots in a table of cap slots. (Not count._rehash2: its slot function differs, and a kernel
+    here inlining count.py's would go stale in numba's cache, which tracks only this file.)"""
     out = np.zeros((cap, 2), dtype=np.uint64)
     mask = np.uint64(cap - 1)
     for i in range(table.shape[0]):
