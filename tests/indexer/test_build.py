@@ -316,3 +316,14 @@ def test_the_counting_processes_do_not_load_duckdb():
             "assert 'duckdb' not in sys.modules, 'duckdb imported'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_build_makes_pyarrow_allocate_with_malloc(tmp_path):
+    """pyarrow's jemalloc pool keeps freed pages; a build switches it to the system allocator (whose mmap
+    threshold it fixes, so large blocks are unmapped when freed)."""
+    import pyarrow as pa
+
+    from cooc.indexer.alloc import give_back_freed_memory
+
+    give_back_freed_memory()
+    assert pa.default_memory_pool().backend_name == "system"
