@@ -318,7 +318,7 @@ def test_the_counting_processes_do_not_load_duckdb():
     assert done.returncode == 0, done.stderr
 
 
-def test_a_build_makes_pyarrow_allocate_with_malloc(tmp_path):
+def test_a_build_makes_pyarrow_allocate_with_malloc():
     """pyarrow's jemalloc pool keeps freed pages; a build switches it to the system allocator (whose mmap
     threshold it fixes, so large blocks are unmapped when freed)."""
     import pyarrow as pa
