@@ -218,7 +218,8 @@ def hll_registers(keys: np.ndarray, registers: np.ndarray | None = None) -> np.n
 
 def _hll_constants() -> tuple[float, np.ndarray, np.ndarray]:
     """datasketch's HyperLogLog++ tables at p=14 (threshold, raw estimates, biases), read from its
-    `hyperloglog_const` module alone: importing the `datasketch` package loads its LSH, scipy.sparse and scipy.optimize (~25-48 MiB)."""
+    `hyperloglog_const` module alone: importing the `datasketch` package loads its LSH, scipy.sparse
+    and scipy.optimize (~25-48 MiB)."""
     if not _HLL_CONST:
         spec = importlib.util.find_spec("datasketch")
         if spec is None or not spec.submodule_search_locations:
