@@ -13,8 +13,11 @@ from tests.scorer.corpus import DOCS, build, write_docs
 pytest.importorskip("playwright.sync_api", reason="the page tests need playwright (the dev extra: make install)")
 from benchmarks.explorer import ask, chromium, chromium_browser, new_page, serving, show_neighbours  # noqa: E402
 
-pytestmark = pytest.mark.skipif(chromium() is None, reason="no Chromium at /usr/bin/chromium: the page tests need "
-                                "a real browser (apt-get install -y chromium; .ci/run installs it)")
+pytestmark = [
+    pytest.mark.skipif(chromium() is None, reason="no Chromium at /usr/bin/chromium: the page tests need a real "
+                       "browser (apt-get install -y chromium; .ci/run installs it)"),
+    pytest.mark.slow,  # a real browser process and a server: `pytest -m "not slow"` skips them
+]
 
 # HaluEval's shape: a question with a rare name, and a hallucinated answer naming a place the corpus never
 # links to it. Corpus (tests/scorer/corpus.py): q0 "In 1975, Bill Gates founded Microsoft in Albuquerque."
