@@ -19,9 +19,7 @@ from tests.helpers import same_index
 
 ray = pytest.importorskip("ray")
 
-# real subprocesses or a Ray runtime: `pytest -m "not slow"` skips them; under xdist, one worker runs them all
-# (the module's one local Ray cluster)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
+pytestmark = pytest.mark.slow  # real subprocesses or a Ray runtime: `pytest -m "not slow"` skips them
 
 @pytest.fixture(scope="module")
 def ray_runtime():
