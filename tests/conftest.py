@@ -171,19 +171,32 @@ def pytest_configure(config: pytest.Config) -> None:
     """Under xdist, compile (or load) the numba kernels once in the controller before the workers start.
 
     On a fresh checkout numba's on-disk cache is empty: each worker would compile the same ~60 kernels
-    itself (~45 s of CPU each), in parallel and for nothing. A tiny real build, merge and lookup here writes
-    the cache, and the workers load it (~1.5 s). A serial run needs no warm-up: it compiles lazily, once.
+    itself (~45 s of CPU each), in parallel and for nothing. Here the counting kernels (the bulk) compile in
+    a subprocess while this process compiles the scorer's and the sketch's; then a tiny real build, merge
+    and lookup loads them all and compiles the rest, and the workers load the cache (~1.5 s). A serial run
+    needs none of it: it compiles lazily, once.
     """
     if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
         return
+    import subprocess
+    import sys
     import tempfile
 
     import numpy as np
 
     from cooc.indexer.merge import MergeOptions
-    from cooc.indexer.sketch import CountMinSketch, SketchShape
+    from cooc.indexer.names import find_batch, key_position
+    from cooc.indexer.sketch import CountMinSketch, SketchShape, hll_registers
     from cooc.scorer import Index, Scorer
 
+    counting = subprocess.Popen([sys.executable, "-c", "from cooc.indexer.parts import warm_kernels; warm_kernels()"])
+    find_batch(["Is Paris the capital of France?"])
+    key_position("Paris", np.zeros(1, np.uint64))
+    sketch = CountMinSketch(SketchShape.from_mb(0.01))
+    sketch.add(np.arange(3, dtype=np.uint64), np.ones(3, np.int64))
+    hll_registers(np.arange(3, dtype=np.uint64))
+    if counting.wait():
+        raise pytest.UsageError("compiling the counting kernels failed (see above)")
     with tempfile.TemporaryDirectory(prefix="cooc-warm-") as d:
         (Path(d) / "gaz.tsv").write_text(GAZETTEER, encoding="utf-8")
         build([write_jsonl(Path(d) / "docs.jsonl")], Path(d) / "idx", Path(d) / "gaz.tsv",
@@ -191,7 +204,6 @@ def pytest_configure(config: pytest.Config) -> None:
         index = Index.open(Path(d) / "idx")
         Scorer(index).score("Is Paris the capital of France?", "Seattle")
         index.docs("Paris")
-        CountMinSketch(SketchShape.from_mb(0.01)).add(np.arange(3, dtype=np.uint64), np.ones(3, np.int64))
 
 
 def write_jsonl(path: Path, docs=DOCS, opener=open) -> Path:
