@@ -194,30 +194,35 @@ def test_force_discards_parts_counted_with_other_settings(tmp_path, gazetteer, c
     assert r.shards_counted == 1 and r.merged.names == 12  # the gazetteer build (conftest GAZ_NAMES)
 
 
-def _sample_build(out, memory_mb, sketch_mb=1):
+def _sample_build(out, memory_mb):
     src = [str(SAMPLE / "wikipedia_vital_leads.jsonl.gz"), str(SAMPLE / "hotpotqa_knowledge.parquet")]
     r = build_index(BuildConfig(src, out, read=ReadOptions(batch_size=64), window=-1, memory_mb=memory_mb,
-                                progress=False, merge=MergeOptions(sketch_mb=sketch_mb, min_pair_docs=2)))
+                                progress=False, merge=MergeOptions(sketch_mb=0.25, min_pair_docs=2)))
     runs = sorted(json.loads(p.read_text())["runs"] for p in (out / "parts").glob("*.done.json"))
-    return r, runs
+    return r, runs, out
 
 
-def test_a_small_memory_budget_spills_runs_that_merge_to_the_same_index(tmp_path):
+@pytest.fixture(scope="module")
+def budget_builds(tmp_path_factory):
+    """The sample built with --memory-mb 16 and 1024, pairs in 1 document pruned into a small sketch."""
+    d = tmp_path_factory.mktemp("budget")
+    return _sample_build(d / "16", 16), _sample_build(d / "1024", 1024)
+
+
+def test_a_small_memory_budget_spills_runs_that_merge_to_the_same_index(budget_builds):
     """--memory-mb 16 (the least allowed): the tables of the sample (2 files, 4,000 documents, ~180,000 pairs
     in the whole-document window) pass half the budget several times per shard; the runs sum to one run."""
-    r16, runs16 = _sample_build(tmp_path / "16", 16)
-    r1g, runs1g = _sample_build(tmp_path / "1024", 1024)
+    (r16, runs16, d16), (r1g, runs1g, d1g) = budget_builds
     assert runs1g == [1, 1] and max(runs16) >= 2
     assert r16.merged.pairs == r1g.merged.pairs > 150_000 and r16.merged.pairs_kept == r1g.merged.pairs_kept
-    same_index(tmp_path / "16", tmp_path / "1024", files=COUNT_FILES)
+    same_index(d16, d1g, files=COUNT_FILES)
 
 
-def test_the_sketch_depends_only_on_the_pair_totals(tmp_path):
+def test_the_sketch_depends_only_on_the_pair_totals(budget_builds):
     """A conservative-update sketch depends on the order of its updates: the merge adds the totals in key
     order, so however the counts were split (runs, parts), a small sketch (many collisions) comes out the same."""
-    _sample_build(tmp_path / "16", 16, sketch_mb=0.25)
-    _sample_build(tmp_path / "1024", 1024, sketch_mb=0.25)
-    assert np.array_equal(np.load(tmp_path / "16" / "sketch.npy"), np.load(tmp_path / "1024" / "sketch.npy"))
+    (_, _, d16), (_, _, d1g) = budget_builds
+    assert np.array_equal(np.load(d16 / "sketch.npy"), np.load(d1g / "sketch.npy"))
 
 
 @pytest.mark.slow  # 12 merges of the same parts
