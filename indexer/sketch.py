@@ -225,10 +225,14 @@ def _hll_constants() -> tuple[float, np.ndarray, np.ndarray]:
         if spec is None or not spec.submodule_search_locations:
             raise CoocError("datasketch is not installed (pip install datasketch)")
         path = Path(next(iter(spec.submodule_search_locations))) / "hyperloglog_const.py"
-        const = importlib.util.module_from_spec(importlib.util.spec_from_file_location("_cooc_hll_const", path))
-        const.__spec__.loader.exec_module(const)
-        i = HLL_P - 4
-        _HLL_CONST.extend([float(const._thresholds[i]), const._raw_estimate[i], const._bias[i]])
+        try:
+            const = importlib.util.module_from_spec(importlib.util.spec_from_file_location("_cooc_hll_const", path))
+            const.__spec__.loader.exec_module(const)
+            i = HLL_P - 4
+            _HLL_CONST.extend([float(const._thresholds[i]), const._raw_estimate[i], const._bias[i]])
+        except (OSError, AttributeError, IndexError) as exc:  # a datasketch whose tables moved
+            raise CoocError(f"cannot read datasketch's HyperLogLog++ tables at {path} ({exc}); install "
+                            "datasketch>=1.6 as pyproject.toml pins it") from None
     return _HLL_CONST[0], _HLL_CONST[1], _HLL_CONST[2]
 
 

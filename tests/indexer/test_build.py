@@ -318,12 +318,18 @@ def test_the_counting_processes_do_not_load_duckdb():
     assert done.returncode == 0, done.stderr
 
 
-def test_a_build_makes_pyarrow_allocate_with_malloc():
+@pytest.mark.slow
+def test_a_build_makes_pyarrow_allocate_with_malloc(tmp_path, corpus_files):
     """pyarrow's jemalloc pool keeps freed pages; a build switches it to the system allocator (whose mmap
-    threshold it fixes, so large blocks are unmapped when freed)."""
-    import pyarrow as pa
-
-    from cooc.indexer.alloc import give_back_freed_memory
-
-    give_back_freed_memory()
-    assert pa.default_memory_pool().backend_name == "system"
+    threshold it fixes, so large blocks are unmapped when freed). In a fresh interpreter: this process's pool
+    may already have been switched by another test's build."""
+    code = ("import sys; from pathlib import Path; import pyarrow as pa; "
+            "from cooc.indexer.build import BuildConfig, build_index; "
+            "before = pa.default_memory_pool().backend_name; "
+            "build_index(BuildConfig([sys.argv[1]], Path(sys.argv[2]), progress=False)); "
+            "print(before, pa.default_memory_pool().backend_name)")
+    done = subprocess.run([sys.executable, "-c", code, str(corpus_files["jsonl"]), str(tmp_path / "idx")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    before, after = done.stdout.split()
+    assert before != "system" and after == "system"

@@ -143,3 +143,18 @@ def test_a_sketch_sized_for_its_keys_reads_absent_keys_as_zero_at_the_target_rat
     measured = float((s.query(absent) > 0).mean())
     predicted = sketch_error(s.shape, keys.size, s.fill())["false_positive_rate"]
     assert measured <= 0.01 and abs(measured - predicted) < 0.003
+
+
+def test_a_datasketch_without_its_tables_is_a_one_line_error(tmp_path, monkeypatch):
+    """The estimate reads datasketch's hyperloglog_const.py by path; a datasketch laid out otherwise says so."""
+    import importlib.machinery
+
+    from cooc.indexer import sketch
+    from cooc.indexer.errors import CoocError
+
+    spec = importlib.machinery.ModuleSpec("datasketch", None, is_package=True)
+    spec.submodule_search_locations = [str(tmp_path)]  # a package directory without the tables
+    monkeypatch.setattr(sketch.importlib.util, "find_spec", lambda name: spec)
+    monkeypatch.setattr(sketch, "_HLL_CONST", [])
+    with pytest.raises(CoocError, match="cannot read datasketch's HyperLogLog"):
+        sketch.hll_estimate(np.zeros(1 << 14, np.int8))
