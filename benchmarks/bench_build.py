@@ -8,9 +8,9 @@ with the rule's names of the corpus mixed in by a Zipf law, .jsonl.zst shards), 
 files themselves, for the side-by-side with the local infini-gram engine.
 
 Every cooc build is the default one, `cooc build FILES -o OUT --workers W --force -q` (W =
---workers, 2), run as a subprocess: wall time and peak memory of the whole process tree by the
-three measures of `treemem.py` (VmRSS summed, PSS summed, distinct resident pages), median of
---runs. Measured in the same run, per dataset: a stage table (read / count / evidence / store of
+--workers, 2), run as a subprocess: wall time (median of --runs unsampled runs) and peak memory of
+the whole process tree by the three measures of `treemem.py` (VmRSS summed, PSS summed, distinct
+resident pages; median of --runs more runs, sampled: sampling slows what it samples). Measured in the same run, per dataset: a stage table (read / count / evidence / store of
 `count_shard`, then the merge; one process), the I/O floor (decompress + parse the same files, nothing else; 1 and W processes) and the pure-Python
 reference (`benchmarks/baseline.py`: the span rule of `indexer/spans.py` + dict counting) on the
 first --baseline-mb MB of the dataset's distinct files, taken in turn. Then the peer table
@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cooc.indexer.alloc import release_llvm_pages
 from cooc.indexer.build import BuildConfig, part_settings
 from cooc.indexer.count import ShardCounter
 from cooc.indexer.merge import MergeOptions, merge_parts, sketch_shape
@@ -58,10 +59,17 @@ TARGET_LOOKUP = 30.0  # times faster than infini-gram, count and pair lookups
 
 # ---- measuring -----------------------------------------------------------------------------
 
-def timed_subprocess(cmd: list[str], log: Path | None = None) -> tuple[float, TreeMemory]:
-    """Wall seconds and peak memory of the process tree (`treemem.py`); raises on failure."""
+def timed_subprocess(cmd: list[str], log: Path | None = None, sample: bool = True) -> tuple[float, TreeMemory]:
+    """Wall seconds and peak memory of the process tree (`treemem.py`; `sample=False`: time only); raises
+    on failure.
+
+    This process maps numba's LLVM too (the stage table and the lookups run kernels here), and the
+    kernel pages out only pages one process maps: it drops its own first, so the measured build
+    holds what it would hold when run from a shell (`alloc.release_llvm_pages`).
+    """
+    release_llvm_pages()
     log = log or Path(os.devnull)
-    m = run_measured(cmd, log)
+    m = run_measured(cmd, log, sample=sample)
     if m.returncode:
         err = log.read_text(errors="replace").strip() if log.is_file() else ""
         tail = err.splitlines()[-1] if err else f"exit {m.returncode}"
@@ -92,14 +100,15 @@ def peaks_of(peaks: list[TreeMemory]) -> dict:
 
 
 def cooc_builds(files: list[Path], out: Path, workers: int, runs: int) -> dict:
-    """The default build, `runs` times: median wall, median and max of each peak-memory measure, index bytes."""
+    """The default build, `runs` timed runs and `runs` memory-sampled runs, alternating: median wall,
+    median and max of each peak-memory measure, index bytes."""
     walls, peaks = [], []
     cmd = [*cooc_command(), "build", *map(str, files), "-o", str(out), "--workers", str(workers), "--force", "-q"]
     for _ in range(runs):
-        shutil.rmtree(out, ignore_errors=True)  # every run from scratch: no finished parts to reuse
-        wall, peak = timed_subprocess(cmd, out.with_name(out.name + ".log"))
-        walls.append(wall)
-        peaks.append(peak)
+        for sample in (False, True):
+            shutil.rmtree(out, ignore_errors=True)  # every run from scratch: no finished parts to reuse
+            wall, peak = timed_subprocess(cmd, out.with_name(out.name + ".log"), sample)
+            (peaks.append(peak) if sample else walls.append(wall))
     return {"seconds": statistics.median(walls), "all_seconds": walls, **peaks_of(peaks),
             "index_bytes": dir_bytes(out)}
 
@@ -279,7 +288,7 @@ def bench_dataset(title: str, files: list[Path], sample_files: list[Path], work:
         checks.append(f"- peak RSS <= {TARGET_RSS / 2**30:g} GiB: max {b['peak_max'] / 2**30:.2f} GiB over the runs, "
                       f"{verdict(b['peak_max'] <= TARGET_RSS)}")
     out.append(f"\n(time vs I/O floor: against the floor with as many processes.) Build runs: "
-               f"{', '.join(f'{s:.2f}' for s in b['all_seconds'])} s; peak memory: median (max) over the runs. "
+               f"{', '.join(f'{s:.2f}' for s in b['all_seconds'])} s; peak memory: median (max) over as many sampled runs. "
                "Targets:\n" + "\n".join(checks) + "\n")
     res = {"mb": mb, "documents": docs, "stages": st["seconds"], "io_floor": floors, "python_mb_s": py_rate,
            "build": b, "mb_s": rate}
@@ -368,7 +377,8 @@ def bench_peer(files: list[Path], work: Path, runs: int, workers: int, n_queries
            f"corpus files, {mb:,.1f} MB of text\n"]
     ig_runs, cooc_runs = [], []
     for _ in range(runs):  # alternating, so both see the same load
-        ig_runs.append(peer_infinigram.build(files, work / "infinigram", cpus=workers))
+        timed = peer_infinigram.build(files, work / "infinigram", cpus=workers, sample=False)
+        ig_runs.append({**peer_infinigram.build(files, work / "infinigram", cpus=workers), "seconds": timed["seconds"]})
         cooc_runs.append(cooc_builds(files, work / "index-peer", workers, 1))
     ig = {"seconds": statistics.median(r["seconds"] for r in ig_runs), "index_bytes": ig_runs[-1]["index_bytes"],
           **peaks_of([TreeMemory(r["peak_rss_bytes"], r["peak_pss_bytes"], r["peak_unique_bytes"]) for r in ig_runs])}

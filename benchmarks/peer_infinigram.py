@@ -68,7 +68,8 @@ def version() -> str:
     return v("infini-gram")
 
 
-def build(files: list[Path], workdir: Path, cpus: int | None = None, mem_gib: int | None = None) -> dict:
+def build(files: list[Path], workdir: Path, cpus: int | None = None, mem_gib: int | None = None,
+          sample: bool = True) -> dict:
     """Index `files` with infini-gram (u8) under `workdir` (data/, index/, index.log are replaced).
 
     `cpus` defaults to all cores (a corpus of a few hundred bytes fails with more than 1: the
@@ -76,7 +77,7 @@ def build(files: list[Path], workdir: Path, cpus: int | None = None, mem_gib: in
     one suffix-array batch takes, mem/12 GiB; measured peak RSS is ~18 bytes per text byte of a
     batch, so ~1.5 x mem_gib once the text exceeds mem/12 GiB. Disk: the index is 5 bytes per text
     byte (6 past 4 GiB), with up to ~9 during the build. Returns seconds, peak_rss_bytes,
-    index_bytes, index_dir (str).
+    index_bytes, index_dir (str); `sample=False`: no memory sampling (peaks 0), for timing.
     """
     workdir = workdir.resolve()  # the indexer chdirs into its package dir: paths must be absolute
     data, index, log = workdir / "data", workdir / "index", workdir / "index.log"
@@ -93,7 +94,7 @@ def build(files: list[Path], workdir: Path, cpus: int | None = None, mem_gib: in
     cmd = [sys.executable, "-m", "infini_gram.indexing", "--data_dir", str(data), "--save_dir", str(index),
            "--token_dtype", "u8", "--cpus", str(cpus), "--mem", str(mem_gib), "--ulimit", str(ulimit)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TQDM_DISABLE": "1"}
-    m = run_measured(cmd, log, env)
+    m = run_measured(cmd, log, env, sample)
     rc = m.returncode
     # the indexer can print "Something went wrong" and still leave table.0 behind: check both
     leftovers = [p.name for p in index.glob("*-*") if p.is_dir()]  # parts-0 / merged-0 mean a failed step

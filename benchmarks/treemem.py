@@ -12,7 +12,8 @@
   is the memory the tree occupies, and what the issue's "peak RSS of the process tree" means.
 
 Sampled every 50 ms (a unique-page sample of a ~1 GB tree takes ~0.1 s, so samples are that far
-apart then); peaks are per measure.
+apart then); peaks are per measure. Sampling costs the measured tree CPU, so time is measured in
+separate, unsampled runs (`run_measured(..., sample=False)`).
 """
 
 from __future__ import annotations
@@ -110,23 +111,30 @@ def tree_rss(pid: int) -> int:
     return tree_memory(pid, unique=False).rss
 
 
-def run_measured(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> Measured:
-    """Run `cmd` (stdout and stderr to `log`), sampling its tree's memory until it exits."""
+def run_measured(cmd: list[str], log: Path, env: dict[str, str] | None = None, sample: bool = True) -> Measured:
+    """Run `cmd` (stdout and stderr to `log`), sampling its tree's memory until it exits (`sample`).
+
+    A unique-page sample of a tree of a few hundred MiB keeps a core busy for ~0.1 s, so on 2 cores
+    the sampler slows what it measures (the 10x corpus build by ~10 s of ~30 s): wall times come from
+    runs with `sample=False` (peak then empty), peaks from sampled runs.
+    """
     peak, stop = TreeMemory(), threading.Event()
     with open(log, "wb") as out:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
 
-        def sample() -> None:
+        def sample_tree() -> None:
             nonlocal peak
             while not stop.is_set():
                 peak = peak.peak(tree_memory(proc.pid))
                 time.sleep(SAMPLE_SECONDS)
 
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
+        sampler = threading.Thread(target=sample_tree, daemon=True)
+        if sample:
+            sampler.start()
         rc = proc.wait()
         seconds = time.perf_counter() - t0
         stop.set()
-        sampler.join()
+        if sample:
+            sampler.join()
     return Measured(seconds, peak, rc)
