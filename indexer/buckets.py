@@ -42,12 +42,16 @@ __all__ = ["BucketPlan", "HashIndex", "default_buckets", "pairs_bucket", "names_
 #: Pair rows (summed over parts) one bucket should reduce within DuckDB's default 2 GB budget.
 ROWS_PER_BUCKET = 16_000_000
 MAX_BUCKETS = 4096
+#: Pair rows past which the merge gives each process a bucket (the 3 corpus files, 1.37 M rows: no gain, 1.9-2.6 s
+#: with 1 or 2 buckets; the 10x copy, 14.3 M rows: 6.0 -> 4.8 s)
+PARALLEL_ROWS = 2_000_000
 
 
-def default_buckets(pair_rows: int) -> int:
-    """The smallest power of two that keeps each bucket near ROWS_PER_BUCKET pair rows."""
+def default_buckets(pair_rows: int, processes: int = 1) -> int:
+    """The smallest power of two that keeps each bucket near ROWS_PER_BUCKET pair rows, and, past
+    PARALLEL_ROWS, gives every process of the runner a bucket (the index is the same for any number)."""
     b = 1
-    while b < MAX_BUCKETS and pair_rows > b * ROWS_PER_BUCKET:
+    while b < MAX_BUCKETS and (pair_rows > b * ROWS_PER_BUCKET or (pair_rows > PARALLEL_ROWS and b < processes)):
         b *= 2
     return b
 
@@ -164,28 +168,12 @@ def _build_index(hashes, table):
         table[s, 1] = np.uint64(i)
 
 
-@nb.njit(cache=True)
-def _lookup(table, keys):
-    mask = np.uint64(table.shape[0] - 1)
-    out = np.empty(keys.shape[0], dtype=np.int64)
-    for i in range(keys.shape[0]):
-        s = np.int64((keys[i] * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(20) & mask)
-        while table[s, 0] != keys[i]:
-            s = (s + 1) & np.int64(mask)
-        out[i] = np.int64(table[s, 1])
-    return out
-
-
 class HashIndex:
     """Name hash -> row, for mapping millions of pair hashes to ids (a binary search per key is 10x slower)."""
 
     def __init__(self, hashes: np.ndarray):
-        self._table = np.zeros((1 << max(4, (2 * max(hashes.size, 1) - 1).bit_length()), 2), dtype=np.uint64)
-        _build_index(np.ascontiguousarray(hashes, dtype=np.uint64), self._table)
-
-    def ids(self, keys: np.ndarray) -> np.ndarray:
-        """Rows of hashes that are all present (every pair's names are in the name table)."""
-        return _lookup(self._table, np.ascontiguousarray(keys, dtype=np.uint64))
+        self.table = np.zeros((1 << max(4, (2 * max(hashes.size, 1) - 1).bit_length()), 2), dtype=np.uint64)
+        _build_index(np.ascontiguousarray(hashes, dtype=np.uint64), self.table)
 
 
 def pairs_bucket(plan: BucketPlan, k: int) -> dict:
@@ -225,40 +213,40 @@ def _bucket_totals(plan: BucketPlan, k: int) -> tuple[np.ndarray, np.ndarray]:
     common[np.searchsorted(hashes, np.load(Path(plan.work) / "common.hash.npy"))] = True
     table, used = np.zeros((1 << 16, 2), dtype=np.uint64), 0
     for path in plan.pairs_files:
-        for keys, docs in _part_rows(path, lo, hi, lookup, common):
-            table, used = add_rows(table, used, keys, docs)
+        for a, b, docs in _part_rows(path, lo, hi):
+            table, used = add_rows(table, used, a, b, docs, lo, hi, lookup, common)
     return _sorted_totals(table)
 
 
-def add_rows(table: np.ndarray, used: int, keys: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, int]:
-    """Sum rows into the table (`used` keys so far), doubling it first if they could fill more than 3/4 of
-    it; returns the table and its keys. (At most half full, the table and its doubling were the merge's
-    peak: 32 + 64 MiB for 1.25 M pairs, against 16 + 32 MiB now, at the same speed, measured.)"""
+def add_rows(table: np.ndarray, used: int, a: np.ndarray, b: np.ndarray, docs: np.ndarray, lo: int, hi: int,
+             lookup: HashIndex, common: np.ndarray) -> tuple[np.ndarray, int]:
+    """Sum the pair rows (name hashes a < b) whose first hash is in [lo, hi] and neither name is a common
+    word into the table, as id keys (`used` keys so far); doubles the table first if the rows could fill
+    more than 3/4 of it. Returns the table and its keys.
+
+    One kernel pass per row group: the filter, both id lookups and the sum. (As numpy steps it made ten
+    temporary arrays per row group, each a fresh mapping under the build's allocator settings: the merge
+    of the 10x corpus took 4.1-5.1 s, 1.5-2 s of it in the kernel zeroing pages.) At most half full, the
+    table and its doubling were the merge's peak: 32 + 64 MiB for 1.25 M pairs, against 16 + 32 MiB now."""
     cap = table.shape[0]
-    while 4 * (used + keys.size) > 3 * cap:
+    while 4 * (used + a.size) > 3 * cap:
         cap *= 2
     if cap > table.shape[0]:
         table = _grown(table, cap)
-    return table, used + int(_sum_into(table, keys, docs))
+    new = _sum_rows(table, a, b, docs, np.uint64(lo), np.uint64(hi), lookup.table, common)
+    return table, used + int(new)
 
 
-def _part_rows(path: str, lo: int, hi: int, lookup: HashIndex,
-               common: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """A part's pair rows whose first hash is in [lo, hi], as id keys (common words dropped), and their
-    documents, one row group at a time. Only the row groups whose statistics overlap the range are read
-    (parts are sorted by that hash, so a bucket reads about 1/B of every part)."""
+def _part_rows(path: str, lo: int, hi: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """A part's pair rows (a, b, docs), one row group at a time. Only the row groups whose statistics
+    overlap [lo, hi] are read (parts are sorted by that hash, so a bucket reads about 1/B of every part)."""
     with pq.ParquetFile(path) as f:
         col = f.schema_arrow.get_field_index("a")
         for g in range(f.metadata.num_row_groups):
             if not _overlaps(f.metadata.row_group(g).column(col), lo, hi):
                 continue
             t = f.read_row_group(g, columns=["a", "b", "docs"])
-            a, b, d = (t.column(c).to_numpy() for c in ("a", "b", "docs"))
-            inside = (a >= np.uint64(lo)) & (a <= np.uint64(hi))
-            ia, ib = lookup.ids(a[inside]), lookup.ids(b[inside])
-            keep = ~(common[ia] | common[ib])
-            keys = (ia[keep].astype(np.uint64) << np.uint64(32)) | ib[keep].astype(np.uint64)  # ia < ib: ids follow hashes
-            yield keys, d[inside][keep].astype(np.int64)
+            yield tuple(np.ascontiguousarray(t.column(c).to_numpy()) for c in ("a", "b", "docs"))
 
 
 def _overlaps(column: pq.ColumnChunkMetaData, lo: int, hi: int) -> bool:
@@ -266,14 +254,29 @@ def _overlaps(column: pq.ColumnChunkMetaData, lo: int, hi: int) -> bool:
     return st is None or not st.has_min_max or (st.min <= hi and st.max >= lo)
 
 
+@nb.njit(inline="always", cache=True)
+def _id_of(index, key):
+    """Row of a name hash that is present (HashIndex's table)."""
+    mask = np.uint64(index.shape[0] - 1)
+    s = np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(20) & mask)
+    while index[s, 0] != key:
+        s = (s + 1) & np.int64(mask)
+    return np.int64(index[s, 1])
+
+
 @nb.njit(cache=True)
-def _sum_into(table, keys, docs):
-    """Add each row's documents to its key's slot (open addressing; a used slot stores key + 1); returns
-    how many keys were new."""
+def _sum_rows(table, a, b, docs, lo, hi, index, common):
+    """add_rows' pass: a kept row's documents go to its id key's slot (open addressing; a used slot stores
+    key + 1); returns how many keys were new. ids follow hashes, so a < b gives id(a) < id(b)."""
     mask = np.uint64(table.shape[0] - 1)
     new = 0
-    for i in range(keys.shape[0]):
-        key = keys[i]
+    for i in range(a.shape[0]):
+        if a[i] < lo or a[i] > hi:
+            continue
+        ia, ib = _id_of(index, a[i]), _id_of(index, b[i])
+        if common[ia] or common[ib]:
+            continue
+        key = (np.uint64(ia) << np.uint64(32)) | np.uint64(ib)
         s = np.int64(((key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(20)) & mask)
         while table[s, 0] != np.uint64(0) and table[s, 0] != key + np.uint64(1):
             s = (s + 1) & np.int64(mask)

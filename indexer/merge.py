@@ -218,7 +218,7 @@ def _pair_arrays(staging: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _plan(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions, runner: Runner) -> BucketPlan:
-    buckets = opts.buckets or default_buckets(sum(done.get("pairs", 0) for _, done in parts))
+    buckets = opts.buckets or default_buckets(sum(done.get("pairs", 0) for _, done in parts), runner.processes)
     fingerprint = {"parts": [(d["part"], d["settings_key"], d["size"], d["mtime_ns"], d["runs"]) for _, d in parts],
                    "buckets": buckets, "min_pair_docs": opts.min_pair_docs}
     return BucketPlan(work=str(work_dir(output, fingerprint)), buckets=buckets,

@@ -288,19 +288,38 @@ def test_bucket_counts_must_be_powers_of_two():
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.integers(1, 60_000), min_size=1, max_size=6), st.integers(0, 2**32 - 1))
 def test_bucket_sums_in_a_growing_table_equal_a_group_by(chunks, seed):
-    """Rows summed chunk by chunk into a table that doubles as it fills give numpy's sorted group-by."""
-    from cooc.indexer.buckets import _sorted_totals, add_rows
+    """Pair rows summed chunk by chunk into a table that doubles as it fills, keeping the rows whose first
+    hash is in the bucket's range and whose names are not common words, give numpy's sorted group-by of
+    the same rows' id keys."""
+    from cooc.indexer.buckets import HashIndex, _sorted_totals, add_rows
 
     rng = np.random.default_rng(seed)
+    hashes = np.unique(rng.integers(1, 2**64 - 1, 3000, dtype=np.uint64))
+    common = rng.random(hashes.size) < 0.1
+    lo, hi = sorted(int(h) for h in rng.choice(hashes, 2))
+    lookup = HashIndex(hashes)
     table, used, all_keys, all_docs = np.zeros((16, 2), dtype=np.uint64), 0, [], []
     for n in chunks:
-        keys = rng.integers(0, max(2, n // 2), n, dtype=np.uint64) << np.uint64(32) | rng.integers(0, 50, n, dtype=np.uint64)
+        ia = rng.integers(0, max(2, n // 2), n) % (hashes.size - 1)
+        ib = ia + 1 + rng.integers(0, 50, n) % (hashes.size - 1 - ia)  # ia < ib < hashes.size
         docs = rng.integers(1, 9, n).astype(np.int64)
-        table, used = add_rows(table, used, keys, docs)
-        all_keys.append(keys)
-        all_docs.append(docs)
+        a, b = hashes[ia], hashes[ib]
+        table, used = add_rows(table, used, a, b, docs, lo, hi, lookup, common)
+        keep = (a >= lo) & (a <= hi) & ~common[ia] & ~common[ib]
+        all_keys.append((ia[keep].astype(np.uint64) << np.uint64(32)) | ib[keep].astype(np.uint64))
+        all_docs.append(docs[keep])
     want, inverse = np.unique(np.concatenate(all_keys), return_inverse=True)
     keys, totals = _sorted_totals(table)
     assert used == want.size and 4 * used <= 3 * table.shape[0]
     assert np.array_equal(keys, want)
-    assert np.array_equal(totals, np.bincount(inverse, weights=np.concatenate(all_docs)).astype(np.int64))
+    assert np.array_equal(totals, np.bincount(inverse, weights=np.concatenate(all_docs), minlength=want.size)
+                          .astype(np.int64))
+
+
+def test_a_large_merge_gives_every_process_a_bucket():
+    from cooc.indexer.buckets import PARALLEL_ROWS, ROWS_PER_BUCKET, default_buckets
+
+    assert default_buckets(PARALLEL_ROWS, 2) == 1  # small: one bucket, no fork
+    assert default_buckets(PARALLEL_ROWS + 1, 2) == 2 and default_buckets(PARALLEL_ROWS + 1, 3) == 4
+    assert default_buckets(PARALLEL_ROWS + 1, 1) == 1
+    assert default_buckets(3 * ROWS_PER_BUCKET, 2) == 4  # past the rows a bucket holds, that rule decides
