@@ -7,8 +7,10 @@ there, fragmented; pyarrow's jemalloc pool keeps freed pages for reuse. Measured
 corpus files, 2 workers (distinct pages of the process tree, median of 3): 605 -> 479 MiB while
 counting, 584 -> 502 MiB in the merge, at the same wall time. So every block of 128 KiB or more
 is its own mapping (returned when freed), and pyarrow allocates with malloc. Both are settings of the
-whole process: a program that calls `build_index` or `merge` keeps them afterwards (they cost nothing
-measurable in speed here).
+whole process: a program that calls `build_index` or `merge` keeps them afterwards. The fixed threshold
+costs time (fresh mappings are zeroed pages: the 10x corpus build 31.6-35.7 s against 26.1-30.8 s with
+glibc's default, unsampled, 2 runs each); it is what keeps the build's peak at infini-gram's, the target
+it is judged by (README, Benchmarks).
 
 `release_llvm_pages` returns the other large share of a build's memory: LLVM's text. numba needs
 LLVM (llvmlite) only to load the cached kernels, and this machine's kernel reads the library in
