@@ -37,7 +37,7 @@ from .parts import run_files
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["BucketPlan", "HashIndex", "default_buckets", "pairs_bucket", "names_bucket", "work_dir"]
+__all__ = ["BucketPlan", "HashIndex", "default_buckets", "pairs_bucket", "names_bucket", "warm_kernels", "work_dir"]
 
 #: Pair rows (summed over parts) one bucket should reduce within DuckDB's default 2 GB budget.
 ROWS_PER_BUCKET = 16_000_000
@@ -174,6 +174,17 @@ class HashIndex:
     def __init__(self, hashes: np.ndarray):
         self.table = np.zeros((1 << max(4, (2 * max(hashes.size, 1) - 1).bit_length()), 2), dtype=np.uint64)
         _build_index(np.ascontiguousarray(hashes, dtype=np.uint64), self.table)
+
+
+def warm_kernels() -> None:
+    """Load the pair bucket's kernels (numba's on-disk cache) now: the merge calls this before it pages out
+    LLVM's text (alloc.py), which loading them later would read back (53 MiB of it, measured)."""
+    hashes, docs = np.array([1, 2], dtype=np.uint64), np.ones(1, dtype=np.int64)
+    for a in (hashes, docs):  # read-only, as the real inputs are (memory-mapped, or Arrow's): another signature
+        a.flags.writeable = False
+    table, _ = add_rows(np.zeros((16, 2), dtype=np.uint64), 0, hashes[:1], hashes[1:], docs, 0, 2**64 - 1,
+                        HashIndex(hashes), np.zeros(2, dtype=np.bool_))
+    _sorted_totals(_grown(table, 32))
 
 
 def pairs_bucket(plan: BucketPlan, k: int) -> dict:

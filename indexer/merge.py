@@ -37,6 +37,7 @@ from .buckets import (
     save_name_keys,
     work_dir,
 )
+from .buckets import warm_kernels as warm_bucket_kernels
 from .count import WINDOW_DOC
 from .duck import write_errors
 from .errors import CoocError
@@ -347,7 +348,8 @@ def _manifest(dones: list[dict], table: NameTable, pairs: Pairs, sketch: CountMi
 def merge_parts(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions,
                 extra_config: dict | None = None, runner: Runner | None = None, progress: bool = False) -> MergeResult:
     """Reduce the parts bucket by bucket on `runner` (default: local processes) and publish the index."""
-    release_llvm_pages()  # what counting left resident (alloc.py)
+    warm_bucket_kernels()
+    release_llvm_pages()  # the kernels are loaded: LLVM's text is not needed again (alloc.py)
     laps = Laps()
     bar = tqdm(total=3, desc="merging", unit=" steps", disable=not progress, dynamic_ncols=True, delay=1.0,
                bar_format="{desc}: {n}/{total}{postfix} [{elapsed}]")

@@ -3,6 +3,8 @@ merge with no shared vocabulary."""
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -323,3 +325,19 @@ def test_a_large_merge_gives_every_process_a_bucket():
     assert default_buckets(PARALLEL_ROWS + 1, 2) == 2 and default_buckets(PARALLEL_ROWS + 1, 3) == 4
     assert default_buckets(PARALLEL_ROWS + 1, 1) == 1
     assert default_buckets(3 * ROWS_PER_BUCKET, 2) == 4  # past the rows a bucket holds, that rule decides
+
+
+def test_the_merge_warm_up_loads_the_kernels_the_merge_runs(tmp_path, corpus_files):
+    """The merge pages LLVM's text out after `buckets.warm_kernels`: a kernel the merge then compiles or loads
+    for other argument types (a read-only array is another signature) would read it back."""
+    code = ("import sys, json; from pathlib import Path; from cooc.indexer import buckets; "
+            "from cooc.indexer.build import BuildConfig, build_index; "
+            "names = ('_sum_rows', '_grown', '_totals_of', '_build_index'); buckets.warm_kernels(); "
+            "before = {k: len(getattr(buckets, k).signatures) for k in names}; "
+            "build_index(BuildConfig([sys.argv[1]], Path(sys.argv[2]), progress=False)); "
+            "print(json.dumps([before, {k: len(getattr(buckets, k).signatures) for k in names}]))")
+    done = subprocess.run([sys.executable, "-c", code, str(corpus_files["jsonl"]), str(tmp_path / "idx")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    before, after = json.loads(done.stdout)
+    assert before == after == dict.fromkeys(before, 1)
