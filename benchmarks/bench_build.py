@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cooc.indexer.alloc import release_llvm_pages
+from cooc.indexer.alloc import COLD_LIBRARIES, release_library_pages
 from cooc.indexer.build import BuildConfig, part_settings
 from cooc.indexer.count import ShardCounter
 from cooc.indexer.merge import MergeOptions, merge_parts, sketch_shape
@@ -63,11 +63,11 @@ def timed_subprocess(cmd: list[str], log: Path | None = None, sample: bool = Tru
     """Wall seconds and peak memory of the process tree (`treemem.py`; `sample=False`: time only); raises
     on failure.
 
-    This process maps numba's LLVM too (the stage table and the lookups run kernels here), and the
-    kernel pages out only pages one process maps: it drops its own first, so the measured build
-    holds what it would hold when run from a shell (`alloc.release_llvm_pages`).
+    This process maps the build's libraries too (the stage table and the lookups run kernels here), and
+    the kernel pages out only pages one process maps: it drops its own first, so the measured build
+    holds what it would hold when run from a shell (`alloc.release_library_pages`).
     """
-    release_llvm_pages()
+    release_library_pages(COLD_LIBRARIES)
     log = log or Path(os.devnull)
     m = run_measured(cmd, log, sample=sample)
     if m.returncode:

@@ -12,9 +12,10 @@ costs time (fresh mappings are zeroed pages: the 10x corpus build 31.6-35.7 s ag
 glibc's default, unsampled, 2 runs each); it is what keeps the build's peak at infini-gram's, the target
 it is judged by (README, Benchmarks).
 
-`release_llvm_pages` returns the other large share of a build's memory: LLVM's text. numba needs
-LLVM (llvmlite) only to load the cached kernels, and this machine's kernel reads the library in
-large folios at import, so all ~100 MiB of it stay resident in every process of the build.
+`release_library_pages` returns the other large share of a build's memory: library text read at
+import and not used since. This machine's kernel reads a shared library in large folios at import,
+so all ~100 MiB of LLVM's text (llvmlite: numba needs it only to load the cached kernels) stay
+resident, and most of pyarrow's, numpy's and scipy's (numba imports it) though the build uses a part.
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ import sys
 
 import pyarrow as pa
 
-__all__ = ["give_back_freed_memory", "release_llvm_pages"]
+__all__ = ["COLD_LIBRARIES", "LLVM", "give_back_freed_memory", "release_library_pages"]
 
 _M_MMAP_THRESHOLD = -3  # mallopt parameter (malloc.h)
 MMAP_THRESHOLD = 128 << 10  # glibc's initial threshold, now fixed: it no longer rises with frees
 _MADV_PAGEOUT = 21  # Linux >= 5.4 (mman-common.h)
-_LLVM = "/llvmlite/"  # numba's LLVM: site-packages/llvmlite/binding/libllvmlite.so
+LLVM = ("/llvmlite/",)  # numba's LLVM: site-packages/llvmlite/binding/libllvmlite.so
+#: what a build pages out before it forks: LLVM, and the libraries whose pages the workers touch in part
+#: (paging out every library's text, libpython's included, was worse: hot pages fault back in large folios)
+COLD_LIBRARIES = (*LLVM, "/pyarrow/", "/numpy/", "/scipy")
 _DONE: list[bool] = []
 
 
@@ -53,31 +57,32 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
-def library_text(maps: str, library: str) -> list[tuple[int, int]]:
-    """[start, end) of the read-only mappings of a library in a /proc/PID/maps text: pages never written,
-    so paging them out loses nothing (they are read back from the file if touched again)."""
+def library_text(maps: str, libraries: tuple[str, ...]) -> list[tuple[int, int]]:
+    """[start, end) of the read-only mappings of the libraries (path fragments) in a /proc/PID/maps text:
+    pages never written, so paging them out loses nothing (they are read back from the file if touched)."""
     out = []
     for line in maps.splitlines():
         fields = line.split(maxsplit=5)
-        if len(fields) == 6 and "w" not in fields[1] and library in fields[5]:
+        if len(fields) == 6 and "w" not in fields[1] and any(lib in fields[5] for lib in libraries):
             lo, hi = fields[0].split("-")
             out.append((int(lo, 16), int(hi, 16)))
     return out
 
 
-def release_llvm_pages() -> int:
-    """Page out LLVM's resident text (MADV_PAGEOUT) once the kernels are loaded; returns the bytes advised.
+def release_library_pages(libraries: tuple[str, ...] = LLVM) -> int:
+    """Page out the libraries' resident text (MADV_PAGEOUT); returns the bytes advised.
 
-    Called before a build forks its workers and again before the merge. Measured on the 3 corpus files,
-    2 workers: the tree's peak 377-379 -> 312-315 MiB distinct pages; loading the merge's kernels reads
-    ~10 MiB of it back. Paging out every library's text instead was worse (322-339 MiB: the pages in use
-    fault back in large folios, and ~300 major faults). A no-op off Linux or without MADV_PAGEOUT.
+    A build calls it with COLD_LIBRARIES once its parent has loaded the kernels, before it forks, and with
+    LLVM once the merge has loaded its kernels. Measured on the 3 corpus files, 2 workers (the tree's peak,
+    distinct pages): 377-379 MiB -> 312-315 with LLVM's text paged out, -> 293-304 (4 runs) with COLD_LIBRARIES
+    before the fork. Only pages that this process alone maps are dropped; a no-op off Linux or without
+    MADV_PAGEOUT.
     """
     if not sys.platform.startswith("linux"):
         return 0
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
-            ranges = library_text(f.read(), _LLVM)
+            ranges = library_text(f.read(), libraries)
         madvise = _libc().madvise
     except (OSError, AttributeError):
         return 0

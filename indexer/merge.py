@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from . import spans
-from .alloc import give_back_freed_memory, release_llvm_pages
+from .alloc import LLVM, give_back_freed_memory, release_library_pages
 from .buckets import (
     BucketPlan,
     default_buckets,
@@ -349,7 +349,7 @@ def merge_parts(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions
                 extra_config: dict | None = None, runner: Runner | None = None, progress: bool = False) -> MergeResult:
     """Reduce the parts bucket by bucket on `runner` (default: local processes) and publish the index."""
     warm_bucket_kernels()
-    release_llvm_pages()  # the kernels are loaded: LLVM's text is not needed again (alloc.py)
+    release_library_pages(LLVM)  # the kernels are loaded: LLVM's text is not needed again (alloc.py)
     laps = Laps()
     bar = tqdm(total=3, desc="merging", unit=" steps", disable=not progress, dynamic_ncols=True, delay=1.0,
                bar_format="{desc}: {n}/{total}{postfix} [{elapsed}]")

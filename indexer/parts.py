@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .alloc import give_back_freed_memory, release_llvm_pages
+from .alloc import COLD_LIBRARIES, give_back_freed_memory, release_library_pages
 from .atomic import atomic_path, write_json_atomic
 from .count import Run, ShardCounter
 from .errors import CoocError
@@ -262,7 +262,7 @@ def warm_kernels() -> None:
     counter = ShardCounter(1000)
     counter.add(["Warm up the \"Compiled Kernels\" of New York in 1999."])
     hll_registers(_pair_hashes(counter.run()))
-    release_llvm_pages()  # loaded: the workers fork without the LLVM text read ahead at import
+    release_library_pages(COLD_LIBRARIES)  # loaded: the workers fork without the text read ahead at import
 
 
 _LOADED: dict = {}  # per process: the gazetteer file last loaded (path, inode, mtime) and its tables
