@@ -56,3 +56,13 @@ def same_index(a: Path, b: Path, files: tuple[str, ...] = INDEX_FILES) -> None:
     for key in ("documents", "tokens", "bytes"):
         assert ma["corpus"][key] == mb["corpus"][key]
     assert ma["counts"] == mb["counts"] and ma.get("sketch") == mb.get("sketch")
+
+
+def build_in_fresh_process(src: Path, out: Path, prelude: str, report: str) -> str:
+    """A default build of `src` into `out` in a fresh interpreter (its process-wide state untouched by other
+    tests): runs the statements `prelude` first, then prints the expression `report`; returns what it printed."""
+    code = (f"import sys; from pathlib import Path; from cooc.indexer.build import BuildConfig, build_index; {prelude}; "
+            f"build_index(BuildConfig([sys.argv[1]], Path(sys.argv[2]), progress=False)); print({report})")
+    done = subprocess.run([sys.executable, "-c", code, str(src), str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout

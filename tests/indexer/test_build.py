@@ -29,6 +29,7 @@ from tests.conftest import (
     build,
     write_jsonl,
 )
+from tests.helpers import build_in_fresh_process
 
 ARRAYS = ("names.hash.npy", "names.docs.npy", "names.mentions.npy", "names.lower.npy", "names.flags.npy",
           "pairs.keys.npy", "pairs.docs.npy")
@@ -323,13 +324,8 @@ def test_a_build_makes_pyarrow_allocate_with_malloc(tmp_path, corpus_files):
     """pyarrow's jemalloc pool keeps freed pages; a build switches it to the system allocator (whose mmap
     threshold it fixes, so large blocks are unmapped when freed). In a fresh interpreter: this process's pool
     may already have been switched by another test's build."""
-    code = ("import sys; from pathlib import Path; import pyarrow as pa; "
-            "from cooc.indexer.build import BuildConfig, build_index; "
-            "before = pa.default_memory_pool().backend_name; "
-            "build_index(BuildConfig([sys.argv[1]], Path(sys.argv[2]), progress=False)); "
-            "print(before, pa.default_memory_pool().backend_name)")
-    done = subprocess.run([sys.executable, "-c", code, str(corpus_files["jsonl"]), str(tmp_path / "idx")],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    before, after = done.stdout.split()
+    out = build_in_fresh_process(corpus_files["jsonl"], tmp_path / "idx",
+                                 "import pyarrow as pa; before = pa.default_memory_pool().backend_name",
+                                 "before, pa.default_memory_pool().backend_name")
+    before, after = out.split()
     assert before != "system" and after == "system"

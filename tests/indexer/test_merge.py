@@ -3,8 +3,6 @@ merge with no shared vocabulary."""
 
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -20,7 +18,7 @@ from cooc.indexer.runner import LocalRunner
 from cooc.indexer.sketch import SketchShape
 from cooc.scorer import Index
 from tests.conftest import DOCS, SAMPLE, write_jsonl
-from tests.helpers import COUNT_FILES, same_index
+from tests.helpers import COUNT_FILES, build_in_fresh_process, same_index
 
 # no evidence store: these tests compare counts (tests/indexer/test_evidence.py merges the stores)
 SMALL = MergeOptions(sketch_mb=0.25, evidence=False)
@@ -330,14 +328,10 @@ def test_a_large_merge_gives_every_process_a_bucket():
 def test_the_merge_warm_up_loads_the_kernels_the_merge_runs(tmp_path, corpus_files):
     """The merge pages LLVM's text out after `buckets.warm_kernels`: a kernel the merge then compiles or loads
     for other argument types (a read-only array is another signature) would read it back."""
-    code = ("import sys, json; from pathlib import Path; from cooc.indexer import buckets; "
-            "from cooc.indexer.build import BuildConfig, build_index; "
-            "names = ('_sum_rows', '_grown', '_totals_of', '_build_index'); buckets.warm_kernels(); "
-            "before = {k: len(getattr(buckets, k).signatures) for k in names}; "
-            "build_index(BuildConfig([sys.argv[1]], Path(sys.argv[2]), progress=False)); "
-            "print(json.dumps([before, {k: len(getattr(buckets, k).signatures) for k in names}]))")
-    done = subprocess.run([sys.executable, "-c", code, str(corpus_files["jsonl"]), str(tmp_path / "idx")],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    before, after = json.loads(done.stdout)
+    names = "('_sum_rows', '_grown', '_totals_of', '_build_index')"
+    out = build_in_fresh_process(corpus_files["jsonl"], tmp_path / "idx",
+                                 f"import json; from cooc.indexer import buckets; buckets.warm_kernels(); "
+                                 f"before = {{k: len(getattr(buckets, k).signatures) for k in {names}}}",
+                                 f"json.dumps([before, {{k: len(getattr(buckets, k).signatures) for k in {names}}}])")
+    before, after = json.loads(out)
     assert before == after == dict.fromkeys(before, 1)
