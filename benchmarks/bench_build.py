@@ -10,8 +10,9 @@ files themselves, for the side-by-side with the local infini-gram engine.
 Every cooc build is the default one, `cooc build FILES -o OUT --workers W --force -q` (W =
 --workers, 2), run as a subprocess: wall time (median of --runs unsampled runs) and peak memory of
 the whole process tree by the three measures of `treemem.py` (VmRSS summed, PSS summed, distinct
-resident pages; median of --runs more runs, sampled: sampling slows what it samples). Measured in the same run, per dataset: a stage table (read / count / evidence / store of
-`count_shard`, then the merge; one process), the I/O floor (decompress + parse the same files, nothing else; 1 and W processes) and the pure-Python
+resident pages; median of --runs more runs, sampled: sampling slows what it samples). Measured in
+the same run, per dataset: a stage table (read / count / evidence / store of `count_shard`, then
+the merge; one process), the I/O floor (decompress + parse the same files, nothing else; 1 and W processes) and the pure-Python
 reference (`benchmarks/baseline.py`: the span rule of `indexer/spans.py` + dict counting) on the
 first --baseline-mb MB of the dataset's distinct files, taken in turn. Then the peer table
 (build time and memory, runs alternating; p50/p99 of count and pair lookups for the same names,
@@ -108,7 +109,10 @@ def cooc_builds(files: list[Path], out: Path, workers: int, runs: int) -> dict:
         for sample in (False, True):
             shutil.rmtree(out, ignore_errors=True)  # every run from scratch: no finished parts to reuse
             wall, peak = timed_subprocess(cmd, out.with_name(out.name + ".log"), sample)
-            (peaks.append(peak) if sample else walls.append(wall))
+            if sample:
+                peaks.append(peak)
+            else:
+                walls.append(wall)
     return {"seconds": statistics.median(walls), "all_seconds": walls, **peaks_of(peaks),
             "index_bytes": dir_bytes(out)}
 
