@@ -249,3 +249,19 @@ def test_ngrams_hash_like_names():
     assert (2, 1, name_hash("microsoft")) in by_text[0] and (0, 3, name_hash("who founded microsoft")) in by_text[0]
     assert all(h != name_hash("1975") for _, _, h in by_text[0])  # numbers come from the rule only
     assert (0, 2, name_hash("Beatles")) in by_text[1]  # "the" trimmed from the key
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60) | texts_st)
+def test_a_lookup_by_name_hashes_the_bytes_as_name_hash_does(text):
+    """`key_position` hands the kernel the UTF-8 bytes themselves, `name_hash` a numpy view of them: one hash."""
+    import numpy as np
+
+    h = names.name_hash_u64(text)
+    keys = np.array(sorted({int(h), 7, 2**63}), dtype=np.uint64)
+    k, h_lookup = names.key_position(text, keys)
+    assert h_lookup == h
+    if int(h) == 0:  # nothing of the text is a key: not found, though 0 could be searched
+        assert k == -1
+    else:
+        assert k >= 0 and keys[k] == h
