@@ -92,9 +92,9 @@ class ReaderLease:
             return None
         return cls(fd)
 
-    def release(self) -> None:
+    def release(self, _close=os.close) -> None:  # bound here: at interpreter exit `os` may already be None
         if self._fd is not None:
-            os.close(self._fd)
+            _close(self._fd)
             self._fd = None
 
     def __del__(self) -> None:

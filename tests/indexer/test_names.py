@@ -261,7 +261,7 @@ def test_a_lookup_by_name_hashes_the_bytes_as_name_hash_does(text):
     keys = np.array(sorted({int(h), 7, 2**63}), dtype=np.uint64)
     k, h_lookup = names.key_position(text, keys)
     assert h_lookup == h
-    if int(h) == 0:  # nothing of the text is a key: not found, though 0 could be searched
+    if int(h) == 0:  # nothing of the text is a key
         assert k == -1
     else:
         assert k >= 0 and keys[k] == h
