@@ -92,9 +92,11 @@ class ReaderLease:
             return None
         return cls(fd)
 
-    def release(self, _close=os.close) -> None:  # bound here: at interpreter exit `os` may already be None
+    _close = staticmethod(os.close)  # bound at class creation: at interpreter exit `os` may already be None
+
+    def release(self) -> None:
         if self._fd is not None:
-            _close(self._fd)
+            self._close(self._fd)
             self._fd = None
 
     def __del__(self) -> None:

@@ -37,7 +37,7 @@ from .buckets import (
     save_name_keys,
     work_dir,
 )
-from .buckets import warm_kernels as warm_bucket_kernels
+from .buckets import warm_kernels as warm_bucket_kernels  # parts.py has its own warm_kernels
 from .count import WINDOW_DOC
 from .duck import write_errors
 from .errors import CoocError

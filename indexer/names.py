@@ -1052,14 +1052,14 @@ def _key_position(buf, tok, th, the_hash, s_hash, keys):
     return -1, h1
 
 
-def _scratch_for(data: np.ndarray | bytes) -> tuple[np.ndarray, np.ndarray]:
+def _scratch_for(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     return (_SHORT_TOK, _SHORT_TH) if len(data) <= _SHORT else \
         (np.empty((len(data) + 1, _T_COLS), dtype=np.int64), np.empty(len(data) + 1, dtype=np.uint64))
 
 
 def _key(name: str) -> tuple[np.ndarray, np.uint64, np.uint64]:
     """(key token hashes, identity, check hash) of a name."""
-    data = np.frombuffer(utf8(ref.prepare(name)), dtype=np.uint8)
+    data = utf8(ref.prepare(name))  # bytes, as key_position passes them: one kernel signature for both
     tok, th = _scratch_for(data)
     rt = rule_tables()
     kf, kl, h1, h2 = _key_hashes(data, tok, th, rt.the_hash, rt.s_hash)

@@ -254,7 +254,7 @@ def test_ngrams_hash_like_names():
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=60) | texts_st)
 def test_a_lookup_by_name_hashes_the_bytes_as_name_hash_does(text):
-    """`key_position` hands the kernel the UTF-8 bytes themselves, `name_hash` a numpy view of them: one hash."""
+    """`key_position` (the index's lookup: hash and search in one kernel call) keys a text as `name_hash` does."""
     import numpy as np
 
     h = names.name_hash_u64(text)

@@ -359,3 +359,13 @@ def test_spans_map_back_to_the_text_as_given(scorer, prefix, glue):
     written = {(e.name, texts[s.text][s.start : s.end]) for e in r.entities for s in e.spans}
     assert {("Paris", "Paris"), ("Lyon", "Lyon"), ("France", "France"), ("Microsoft", "Microsoft"),
             ("Seattle", "Seattle")} <= written
+
+
+def test_an_index_still_open_at_interpreter_exit_exits_quietly(scorer_index_dir):
+    """An index that outlives module teardown (a script that also defines a numba function keeps it alive that
+    long) is collected when `os` is already gone: its reader lease must still close without an
+    "Exception ignored" traceback on stderr."""
+    code = ("import sys, numba; from cooc.scorer.index import Index\nix = Index.open(sys.argv[1]); ix.docs('Microsoft')\n"
+            "@numba.njit\ndef one(x):\n    return x\none(1)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(scorer_index_dir)], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
