@@ -72,8 +72,9 @@ def library_text(maps: str, libraries: tuple[str, ...]) -> list[tuple[int, int]]
 def release_library_pages(libraries: tuple[str, ...] = LLVM) -> int:
     """Page out the libraries' resident text (MADV_PAGEOUT); returns the bytes advised.
 
-    A build calls it with COLD_LIBRARIES once its parent has loaded the kernels, before it forks, and with
-    LLVM once the merge has loaded its kernels. Measured on the 3 corpus files, 2 workers (the tree's peak,
+    A build calls it with COLD_LIBRARIES once its parent has loaded the kernels, before it forks (with LLVM
+    alone when it counts in its own process, which would read the others straight back), and with LLVM once
+    the merge has loaded its kernels. Measured on the 3 corpus files, 2 workers (the tree's peak,
     distinct pages): 377-379 MiB -> 312-315 with LLVM's text paged out, -> 293-304 (4 runs) with COLD_LIBRARIES
     before the fork. Only pages that this process alone maps are dropped; a no-op off Linux or without
     MADV_PAGEOUT.

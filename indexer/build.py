@@ -123,7 +123,7 @@ def _run_shards(todo: list[Path], parts_dir: Path, opts: CountOptions, cfg: Buil
                disable=not cfg.progress or not todo, dynamic_ncols=True)
     seen = {"shards": 0, "docs": 0}
     if todo and runner.kind == "local":
-        warm_kernels()  # once here: the forked workers share the loaded kernels
+        warm_kernels(forks=runner.processes > 1 and len(tasks) > 1)  # once here: forked workers share them
 
     def done(task: Task, result: dict) -> None:
         seen["shards"] += 1

@@ -335,3 +335,16 @@ def test_the_merge_warm_up_loads_the_kernels_the_merge_runs(tmp_path, corpus_fil
                                  f"json.dumps([before, {{k: len(getattr(buckets, k).signatures) for k in {names}}}])")
     before, after = json.loads(out)
     assert before == after == dict.fromkeys(before, 1)
+
+
+def test_only_a_build_that_forks_pages_out_the_libraries_its_workers_use(tmp_path, monkeypatch):
+    """Counting in this process would read pyarrow's, numpy's and scipy's text straight back: only LLVM's goes."""
+    seen = []
+    real = build_module.warm_kernels
+    monkeypatch.setattr(build_module, "warm_kernels", lambda forks: (seen.append(forks), real(forks)))
+    files = shard(tmp_path, DOCS * 2, 2)
+    build_index(cfg(files, tmp_path / "inline", runner=LocalRunner(workers=2)))  # tiny: one process, no fork
+    monkeypatch.setattr(build_module, "MIN_BYTES_PER_WORKER", 1)
+    build_index(cfg(files, tmp_path / "forked", runner=LocalRunner(workers=2)))
+    build_index(cfg(files[:1], tmp_path / "one", runner=LocalRunner(workers=2)))  # one shard: counted here
+    assert seen == [False, True, False]
