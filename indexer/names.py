@@ -387,6 +387,13 @@ def seq_hash(th, first, last):
     return h1, h2
 
 
+# The key rule's two word hashes, as constants of the lookup kernels: numba freezes a global at compile time,
+# so a lookup passes two arguments, not six (numba's dispatch costs ~0.2 us per argument; a lookup ~2 us).
+# RuleTables carries the same values to the batch kernels; both come from `spans._fnv`.
+_THE_HASH = np.uint64(ref._fnv(b"the"))
+_S_HASH = np.uint64(ref._fnv(b"s"))
+
+
 @dataclass(frozen=True)
 class RuleTables:
     """Hash sets the rule needs (`_hash_set` tables): stop words, connectors, abbreviations; two token hashes."""
@@ -403,7 +410,7 @@ class RuleTables:
             return _hash_set(ref._fnv(w.encode()) for w in words)
 
         return cls(hashes(ref.stop_words()), hashes(ref.CONNECTORS), hashes(ref.ABBREVIATIONS),
-                   np.uint64(ref._fnv(b"the")), np.uint64(ref._fnv(b"s")))
+                   _THE_HASH, _S_HASH)
 
 
 # Span columns (int64): first token, last token, kind
@@ -1036,46 +1043,40 @@ def _key_hashes(buf, tok, th, the_hash, s_hash):
     return kf, kl, h1, h2
 
 
-_SHORT = 256  # names up to this many bytes hash in preallocated scratch (a lookup costs microseconds)
-_SHORT_TOK = np.empty((_SHORT + 1, _T_COLS), dtype=np.int64)
-_SHORT_TH = np.empty(_SHORT + 1, dtype=np.uint64)
+@nb.njit(cache=True)
+def _name_key(buf):
+    """(key token hashes, identity, check hash) of one name's UTF-8 bytes."""
+    tok = np.empty((len(buf) + 1, _T_COLS), dtype=np.int64)
+    th = np.empty(len(buf) + 1, dtype=np.uint64)
+    kf, kl, h1, h2 = _key_hashes(buf, tok, th, _THE_HASH, _S_HASH)
+    return th[kf : kl + 1].copy(), h1, h2
 
 
 @nb.njit(cache=True)
-def _key_position(buf, tok, th, the_hash, s_hash, keys):
+def _key_position(buf, keys):
     """(position of a name's identity hash in the sorted `keys` or -1, the hash): a lookup by name in one
     kernel call (hashing, then numpy's searchsorted, cost two calls and ~1.5 us more)."""
-    kf, kl, h1, h2 = _key_hashes(buf, tok, th, the_hash, s_hash)
+    tok = np.empty((len(buf) + 1, _T_COLS), dtype=np.int64)
+    th = np.empty(len(buf) + 1, dtype=np.uint64)
+    kf, kl, h1, h2 = _key_hashes(buf, tok, th, _THE_HASH, _S_HASH)
     k = np.searchsorted(keys, h1)
     if kl >= kf and k < keys.shape[0] and keys[k] == h1:
         return k, h1
     return -1, h1
 
 
-def _scratch_for(data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    return (_SHORT_TOK, _SHORT_TH) if len(data) <= _SHORT else \
-        (np.empty((len(data) + 1, _T_COLS), dtype=np.int64), np.empty(len(data) + 1, dtype=np.uint64))
-
-
 def _key(name: str) -> tuple[np.ndarray, np.uint64, np.uint64]:
     """(key token hashes, identity, check hash) of a name."""
-    data = utf8(ref.prepare(name))  # bytes, as key_position passes them: one kernel signature for both
-    tok, th = _scratch_for(data)
-    rt = rule_tables()
-    kf, kl, h1, h2 = _key_hashes(data, tok, th, rt.the_hash, rt.s_hash)
-    return th[kf : kl + 1].copy(), np.uint64(h1), np.uint64(h2)
+    tokens, h1, h2 = _name_key(utf8(ref.prepare(name)))  # bytes, as key_position passes them (numba takes bytes)
+    return tokens, np.uint64(h1), np.uint64(h2)
 
 
-def key_position(name: str, keys: np.ndarray) -> tuple[int, np.uint64]:
+def key_position(name: str, keys: np.ndarray) -> tuple[int, int]:
     """(position of the name's identity hash in the sorted uint64 array `keys`, or -1; that hash).
 
     The kernel reads the UTF-8 bytes as they are (numba takes `bytes`): wrapping them with np.frombuffer
     cost ~1 us of a ~5 us lookup."""
-    data = utf8(ref.prepare(name))
-    tok, th = _scratch_for(data)
-    rt = rule_tables()
-    k, h1 = _key_position(data, tok, th, rt.the_hash, rt.s_hash, keys)
-    return k, np.uint64(h1)
+    return _key_position(utf8(ref.prepare(name)), keys)
 
 
 def name_hashes(name: str) -> tuple[int, int]:

@@ -143,13 +143,15 @@ def run_files(parts_dir: Path, part: str, k: int) -> dict[str, Path]:
     return {kind: parts_dir / f"{part}.r{k}.{kind}.parquet" for kind in ("names", "pairs", "lower")}
 
 
-def _labels(run: Run, gazetteer: LoadedGazetteer | None) -> tuple[list[str], list[str]]:
+def _labels(run: Run, gazetteer: LoadedGazetteer | None) -> tuple[pa.Array, pa.Array]:
     """Display names and labels: a gazetteer name shows its canonical form and label."""
-    names, labels = list(run.names), [""] * len(run.names)
-    if gazetteer is not None:
-        for i in np.flatnonzero(run.kinds & (1 << KIND_GAZETTEER)).tolist():
-            names[i], labels[i] = gazetteer.labels.get(int(run.hash[i]), (names[i], ""))
-    return names, labels
+    found = np.flatnonzero(run.kinds & (1 << KIND_GAZETTEER)) if gazetteer is not None else []
+    if not len(found):
+        return run.names, pa.repeat("", len(run.names))
+    names, labels = run.names.to_pylist(), [""] * len(run.names)
+    for i in found.tolist():
+        names[i], labels[i] = gazetteer.labels.get(int(run.hash[i]), (names[i], ""))
+    return pa.array(names, pa.string()), pa.array(labels, pa.string())
 
 
 _BUCKET_KEY = {"names": "hash", "pairs": "a", "lower": "hash"}
@@ -161,7 +163,7 @@ def write_run(parts_dir: Path, part: str, k: int, run: Run, gazetteer: LoadedGaz
     tables = {
         "names": pa.table({"hash": pa.array(run.hash, pa.uint64()), "check": pa.array(run.check, pa.uint64()),
                            "docs": run.docs, "mentions": run.mentions, "kinds": run.kinds, "ntok": run.ntok,
-                           "name": pa.array(names, pa.string()), "label": pa.array(labels, pa.string())}),
+                           "name": names, "label": labels}),
         "pairs": pa.table({"a": pa.array(run.pair_a, pa.uint64()), "b": pa.array(run.pair_b, pa.uint64()),
                            "docs": run.pair_docs}),
         "lower": pa.table({"hash": pa.array(run.lower_hash, pa.uint64()), "uses": run.lower_uses}),
