@@ -7,8 +7,8 @@ to a temporary name and renamed, the done marker last:
     <part>.r<k>.pairs.parquet   a, b (name hashes, a < b), docs
     <part>.r<k>.lower.parquet   hash, uses (lowercase uses of words)
 
-each sorted by its first column in row groups, so that a merge bucket (a range of hashes)
-reads only the row groups that overlap it.
+each grouped by the top 16 bits of its first column (a counting sort) in row groups, so that a merge
+bucket (a range of hashes, aligned to the top bits) reads only the row groups that overlap it.
     <part>.hll.npy              HyperLogLog registers of the shard's pairs
     <part>.done.json            the shard's stats, its runs and the settings it was counted with
 
@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numba as nb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -155,6 +156,31 @@ def _labels(run: Run, gazetteer: LoadedGazetteer | None) -> tuple[pa.Array, pa.A
 
 
 _BUCKET_KEY = {"names": "hash", "pairs": "a", "lower": "hash"}
+ORDER_BITS = 16  # rows are grouped by this many top bits of their bucket key: enough for 65,536 merge buckets
+
+
+@nb.njit(cache=True)
+def bucket_order(keys, bits):
+    """A permutation that groups `keys` by their top `bits` bits, in increasing order of those bits (a stable
+    counting sort). It is all the merge's row-group pruning needs, since a bucket is a range of top bits, and
+    ~3.5x cheaper than a full argsort of uint64 (48 -> 14 ms for 546 k pairs)."""
+    shift = np.uint64(64 - bits)
+    start = np.zeros((1 << bits) + 1, dtype=np.int64)
+    for i in range(keys.shape[0]):
+        start[np.int64(keys[i] >> shift) + 1] += 1
+    for g in range(1 << bits):
+        start[g + 1] += start[g]
+    order = np.empty(keys.shape[0], dtype=np.int64)
+    for i in range(keys.shape[0]):
+        g = np.int64(keys[i] >> shift)
+        order[start[g]] = i
+        start[g] += 1
+    return order
+
+
+#: Part files are read once, by the merge: lz4 without dictionaries writes them in about half zstd's time
+#: (one shard's 630 k rows: 118 -> 56 ms) for ~40% more bytes.
+PART_PARQUET = {"compression": "lz4", "use_dictionary": False, "row_group_size": 1 << 17}
 
 
 def write_run(parts_dir: Path, part: str, k: int, run: Run, gazetteer: LoadedGazetteer | None) -> None:
@@ -168,10 +194,9 @@ def write_run(parts_dir: Path, part: str, k: int, run: Run, gazetteer: LoadedGaz
                            "docs": run.pair_docs}),
         "lower": pa.table({"hash": pa.array(run.lower_hash, pa.uint64()), "uses": run.lower_uses}),
     }
-    for kind, table in tables.items():  # sorted by bucket key: a bucket of the merge reads only its row groups
-        # (the order of equal keys is of no matter: quicksort, ~3x faster than a stable sort of uint64 here)
-        table = table.take(np.argsort(table.column(_BUCKET_KEY[kind]).to_numpy()))
-        _atomic(files[kind], lambda p, t=table: pq.write_table(t, p, compression="zstd", row_group_size=1 << 17))
+    for kind, table in tables.items():  # grouped by bucket key: a bucket of the merge reads only its row groups
+        table = table.take(bucket_order(table.column(_BUCKET_KEY[kind]).to_numpy(), ORDER_BITS))
+        _atomic(files[kind], lambda p, t=table: pq.write_table(t, p, **PART_PARQUET))
 
 
 def _pair_hashes(run: Run) -> np.ndarray:
@@ -266,7 +291,10 @@ def warm_kernels(forks: bool = True) -> None:
     """
     counter = ShardCounter(1000)
     counter.add(["Warm up the \"Compiled Kernels\" of New York in 1999."])
-    hll_registers(_pair_hashes(counter.run()))
+    keys = _pair_hashes(counter.run())
+    hll_registers(keys)
+    keys.flags.writeable = False  # as Arrow's zero-copy column is: a read-only array is another signature
+    bucket_order(keys, ORDER_BITS)
     release_library_pages(COLD_LIBRARIES if forks else LLVM)  # the text read ahead at import (alloc.py)
 
 

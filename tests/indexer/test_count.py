@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from benchmarks import baseline
 from cooc.indexer import spans
 from cooc.indexer.count import WINDOW_DOC, Run, ShardCounter, pair_key, split_keys
+from cooc.indexer.names import find_batch
 from tests.conftest import DOCS, sample_texts
 
 
@@ -130,3 +131,36 @@ def test_real_text_spilled_in_many_runs_sums_to_one_run():
 def test_pair_key_roundtrip():
     a, b = split_keys(np.array([pair_key(7, 3), pair_key(0, 2**31 - 1)], dtype=np.uint64))
     assert a.tolist() == [3, 0] and b.tolist() == [7, 2**31 - 1]
+
+
+def first_surface_forms(texts: list[str]) -> dict[int, str]:
+    """Each name hash's surface form where the texts first write it, from the finder's mention offsets."""
+    found = find_batch(texts)
+    raw = found.buf.tobytes()
+    first: dict[int, str] = {}
+    for h, s, e in zip(found.hash.tolist(), found.start.tolist(), found.end.tolist(), strict=True):
+        first.setdefault(h, raw[s:e].decode())  # offsets into the batch's buffer
+    return first
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(doc_st | st.text(max_size=30).map(lambda t: t + " in Paris"), max_size=8), st.integers(1, 3))
+def test_a_run_names_each_hash_by_its_first_surface_form(texts, batches):
+    """The surface forms a run hands out (gathered as bytes per batch, one Arrow string array per run) are
+    where the texts first write each name, across batches."""
+    c = ShardCounter(1000)
+    for i in range(batches):
+        c.add(texts[len(texts) * i // batches : len(texts) * (i + 1) // batches])
+    run = c.run()
+    assert run.names.type == "string" and len(run.names) == run.hash.size
+    got = dict(zip(run.hash.tolist(), run.names.to_pylist(), strict=True))
+    assert got == first_surface_forms(texts)
+
+
+def test_a_name_with_a_lone_surrogate_is_stored_with_a_replacement_character():
+    """Readers never yield one (a JSON "\\ud800" is a malformed record), but the API may: the display name is
+    written with U+FFFD instead of failing to encode."""
+    c = ShardCounter(1000)
+    c.add(["We met Zo\ud800e Baker in Paris."])
+    names = c.run().names.to_pylist()
+    assert "Paris" in names and any("\ufffd" in n for n in names)

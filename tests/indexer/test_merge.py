@@ -348,3 +348,16 @@ def test_only_a_build_that_forks_pages_out_the_libraries_its_workers_use(tmp_pat
     build_index(cfg(files, tmp_path / "forked", runner=LocalRunner(workers=2)))
     build_index(cfg(files[:1], tmp_path / "one", runner=LocalRunner(workers=2)))  # one shard: counted here
     assert seen == [False, True, False]
+
+
+def test_the_counting_warm_up_loads_every_kernel_a_build_counts_with(tmp_path, corpus_files):
+    """`parts.warm_kernels` runs before workers fork and before LLVM's text is paged out: a counting kernel the
+    build then loads for the first time (or for other argument types) would be loaded again in every worker."""
+    kernels = ("{m.__name__ + '.' + k: len(f.signatures) for m in (count, names, parts, sketch) "
+               "for k, f in vars(m).items() if hasattr(f, 'signatures')}")
+    out = build_in_fresh_process(corpus_files["jsonl"], tmp_path / "idx",
+                                 "import json; from cooc.indexer import count, names, parts, sketch; "
+                                 f"parts.warm_kernels(False); before = {kernels}",
+                                 f"json.dumps([before, {kernels}])")
+    before, after = json.loads(out)
+    assert before == after and before["cooc.indexer.parts.bucket_order"] == 1
