@@ -209,16 +209,22 @@ def resolve_inputs(inputs: Sequence[str | os.PathLike], skip_unreadable: bool = 
     return find_inputs(inputs, skip_unreadable).files
 
 
+_BUFFER = 1 << 20
+
+
 def open_binary(path: Path, compression: str | None) -> BinaryIO:
+    """A buffered binary stream of the decompressed file. The decompressors sit under a 1 MiB C buffer, so
+    `readline` stays in C: GzipFile's own readline runs Python per line and reads 8 KiB at a time (the 10x
+    corpus, 202 k lines: 2.1-2.8 s against 1.7 s, of which decompressing is 1.5 s)."""
     if compression == ".gz":
-        return gzip.open(path, "rb")
+        return io.BufferedReader(gzip.GzipFile(path, "rb"), buffer_size=_BUFFER)
     if compression in (".zst", ".zstd"):
         raw = open(path, "rb")
         reader = zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
-        return io.BufferedReader(reader, buffer_size=1 << 20)
+        return io.BufferedReader(reader, buffer_size=_BUFFER)
     if compression == ".bz2":
-        return bz2.open(path, "rb")
-    return open(path, "rb")
+        return io.BufferedReader(bz2.BZ2File(path, "rb"), buffer_size=_BUFFER)
+    return open(path, "rb", buffering=_BUFFER)
 
 
 _STREAM_ERRORS = (EOFError, OSError, zstandard.ZstdError, ValueError)
@@ -275,7 +281,7 @@ def _text_of(record: dict, fields: tuple[str, ...], max_doc_bytes: int) -> tuple
     if not isinstance(text, str):
         return "non_string_text", -1
     try:
-        size = len(text.encode("utf-8"))
+        size = len(text) if text.isascii() else len(text.encode("utf-8"))  # isascii: no copy, ~10x cheaper
     except UnicodeEncodeError:  # lone surrogates from \ud800-style escapes
         return "invalid_utf8", -1
     return (text, size) if size <= max_doc_bytes else ("too_long", -1)
