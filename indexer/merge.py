@@ -27,6 +27,7 @@ from tqdm import tqdm
 from . import spans
 from .alloc import LLVM, give_back_freed_memory, release_library_pages
 from .buckets import (
+    PAIR_SPLIT,
     BucketPlan,
     default_buckets,
     load_array,
@@ -221,7 +222,7 @@ def _pair_arrays(staging: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
 def _plan(parts: list[tuple[Path, dict]], output: Path, opts: MergeOptions, runner: Runner) -> BucketPlan:
     buckets = opts.buckets or default_buckets(sum(done.get("pairs", 0) for _, done in parts), runner.processes)
     fingerprint = {"parts": [(d["part"], d["settings_key"], d["size"], d["mtime_ns"], d["runs"]) for _, d in parts],
-                   "buckets": buckets, "min_pair_docs": opts.min_pair_docs}
+                   "buckets": buckets, "min_pair_docs": opts.min_pair_docs, "pair_split": PAIR_SPLIT}
     return BucketPlan(work=str(work_dir(output, fingerprint)), buckets=buckets,
                       **{f"{kind}_files": files for kind, files in plan_files(parts).items()},
                       memory_limit=opts.memory_limit,

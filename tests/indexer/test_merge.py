@@ -361,3 +361,22 @@ def test_the_counting_warm_up_loads_every_kernel_a_build_counts_with(tmp_path, c
                                  f"json.dumps([before, {kernels}])")
     before, after = json.loads(out)
     assert before == after and before["cooc.indexer.parts.bucket_order"] == 1
+
+
+@pytest.mark.parametrize("buckets", [1, 2, 4, 16, 4096])
+def test_pair_buckets_tile_the_hashes_and_share_the_rows_evenly(buckets):
+    """A pair's `a` is the smaller of two hashes: buckets cut at its quantiles (on multiples of 2^48, the parts'
+    grouping) each get about 1/B of the rows, where equal ranges gave 2 buckets 75% and 25%."""
+    from cooc.indexer.buckets import PAIR_CUT_SHIFT, BucketPlan
+
+    plan = BucketPlan("work", buckets, (), (), (), "1GB", 1, 1)
+    bounds = [plan.pair_bounds(k) for k in range(buckets)]
+    assert bounds[0][0] == 0 and bounds[-1][1] == 2**64 - 1
+    assert all(hi + 1 == nxt for (_, hi), (nxt, _) in zip(bounds, bounds[1:], strict=False))
+    assert all(lo < hi and lo % (1 << PAIR_CUT_SHIFT) == 0 for lo, hi in bounds)
+    if buckets <= 16:
+        rng = np.random.default_rng(buckets)
+        a = rng.integers(0, 2**64, (2, 200_000), dtype=np.uint64).min(axis=0)
+        los = np.array([lo for lo, _ in bounds], dtype=np.uint64)
+        shares = np.bincount(np.searchsorted(los, a, side="right") - 1, minlength=buckets) / a.size
+        assert np.all(np.abs(shares - 1 / buckets) < 0.1 / buckets), shares
