@@ -389,7 +389,8 @@ def seq_hash(th, first, last):
 
 # The key rule's two word hashes, as constants of the lookup kernels: numba freezes a global at compile time,
 # so a lookup passes two arguments, not six (numba's dispatch costs ~0.2 us per argument; a lookup ~2 us).
-# RuleTables carries the same values to the batch kernels; both come from `spans._fnv`.
+# RuleTables carries the same values to the batch kernels; both come from `spans._fnv`. (numba's cache tracks
+# only this file: a change to `spans._fnv` needs the caches cleared, as any change to the hash does.)
 _THE_HASH = np.uint64(ref._fnv(b"the"))
 _S_HASH = np.uint64(ref._fnv(b"s"))
 
