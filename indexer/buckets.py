@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from .atomic import atomic_path, write_json_atomic
 from .duck import connect
 from .layout import MERGE_WORK_DIR
-from .parts import run_files
+from .parts import ORDER_BITS, run_files
 
 if TYPE_CHECKING:
     import duckdb
@@ -95,7 +95,7 @@ class BucketPlan:
         return self.path(phase, k, "done.json").is_file()
 
 
-PAIR_CUT_SHIFT = 48  # pair buckets are cut at multiples of 2^48 (see BucketPlan.pair_bounds)
+PAIR_CUT_SHIFT = 64 - ORDER_BITS  # pair buckets are cut where the parts group their rows (BucketPlan.pair_bounds)
 #: how pair buckets are cut; in the work directory's fingerprint, so an interrupted merge's buckets cut
 #: another way are never reused
 PAIR_SPLIT = "min-quantiles/2^48"
